@@ -42,9 +42,30 @@ __all__ = [
 ]
 
 DEFAULT_NON_PRODUCT_CODES: tuple[str, ...] = (
-    "POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES", "AMAZONFEE",
-    "ADJUST", "ADJUST2", "TEST001", "TEST002", "CHARGE", "FEE", "SHIPPING", "POSTAGE",
-    "DISCOUNT", "MANUAL", "运费", "邮费", "手续费",
+    "POST",
+    "DOT",
+    "M",
+    "D",
+    "S",
+    "B",
+    "C2",
+    "CRUK",
+    "PADS",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "ADJUST",
+    "ADJUST2",
+    "TEST001",
+    "TEST002",
+    "CHARGE",
+    "FEE",
+    "SHIPPING",
+    "POSTAGE",
+    "DISCOUNT",
+    "MANUAL",
+    "运费",
+    "邮费",
+    "手续费",
 )
 
 
@@ -56,12 +77,16 @@ def _opt(default: Any, help: str) -> Any:
 class CleaningConfig:
     """How raw order lines and sales rows are cleaned. Every rule is reported."""
 
-    returns: Literal["drop", "net"] = _opt("drop", "returns and cancellations: drop them, or net them against demand")
+    returns: Literal["drop", "net"] = _opt(
+        "drop", "returns and cancellations: drop them, or net them against demand"
+    )
     cancel_prefix: str = _opt("C", "order ids starting with this mark cancellations")
     non_product_codes: tuple[str, ...] = _opt(
         DEFAULT_NON_PRODUCT_CODES, "product codes that are postage, fees or adjustments"
     )
-    non_product_prefixes: tuple[str, ...] = _opt(("gift_0001",), "code prefixes that are not products")
+    non_product_prefixes: tuple[str, ...] = _opt(
+        ("gift_0001",), "code prefixes that are not products"
+    )
     outliers: Literal["cap", "flag", "none"] = _opt("cap", "what to do with demand spikes")
     outlier_threshold: float = _opt(5.0, "spike bound: robust z-score on log demand")
     max_bad_share: float = _opt(
@@ -136,7 +161,16 @@ def _build(cls: type, section: dict[str, Any], name: str) -> Any:
             f"Unknown setting(s) in [{name}]: {unknown}. Known settings: {sorted(known)}."
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-    return replace(cls(), **values)
+    defaults = cls()
+    for key, value in values.items():
+        default = getattr(defaults, key)
+        if default is not None and not isinstance(value, type(default)):
+            if not (isinstance(default, float) and isinstance(value, int)):
+                raise ConfigError(
+                    f"[{name}] {key} must be a {type(default).__name__} like {default!r}, "
+                    f"not {value!r}."
+                )
+    return replace(defaults, **values)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -160,4 +194,3 @@ def load_config(path: str | Path) -> dict[str, Any]:
         "forecast": _build(ForecastConfig, raw.get("forecast", {}), "forecast"),
         "backtest": _build(BacktestConfig, raw.get("backtest", {}), "backtest"),
     }
-

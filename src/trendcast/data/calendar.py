@@ -8,6 +8,7 @@ same way, and models see a regular grid (one row per open period).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,8 +47,12 @@ def normalize_freq(freq: str) -> str:
     key = freq.strip()
     alias = _FREQ_ALIASES.get(key.lower(), key)
     try:
-        pd.tseries.frequencies.to_offset(alias)
-    except ValueError:
+        with warnings.catch_warnings():
+            # pandas warns (FutureWarning) about spellings it is dropping, such as 'w-mon' or
+            # 'sometimes', before accepting or refusing them; refuse them here in plain words
+            warnings.simplefilter("error", FutureWarning)
+            pd.tseries.frequencies.to_offset(alias)
+    except (ValueError, FutureWarning):
         raise ConfigError(
             f"Unknown frequency {freq!r}. Use D (daily), W (weekly, or W-MON etc.), MS (monthly), "
             "QS (quarterly) or h (hourly)."
@@ -73,7 +78,8 @@ def infer_freq(dates: pd.Series | pd.DatetimeIndex) -> str:
     Uses the most common gap between consecutive distinct dates, so gaps from
     missing periods or closed days do not fool it.
     """
-    uniq = pd.DatetimeIndex(pd.unique(pd.Series(dates).dropna())).sort_values()
+    # in nanoseconds, as the gaps below assume: DuckDB and Parquet dates arrive as datetime64[us]
+    uniq = pd.DatetimeIndex(pd.unique(pd.Series(dates).dropna())).as_unit("ns").sort_values()
     if len(uniq) < 2:
         raise InputError(
             "Cannot infer the frequency from fewer than two distinct dates. Pass it with --freq "
@@ -148,7 +154,7 @@ class TradingCalendar:
         return _base(self.freq) == "D"
 
     @property
-    def offset(self) -> pd.DateOffset:
+    def offset(self) -> pd.offsets.BaseOffset:
         if self.closed_weekdays:
             mask = " ".join(d for i, d in enumerate(WEEKDAY_NAMES) if i not in self.closed_weekdays)
             return pd.offsets.CustomBusinessDay(weekmask=mask)
@@ -209,7 +215,9 @@ class TradingCalendar:
 
     def future(self, last: pd.Timestamp, h: int) -> pd.DatetimeIndex:
         """The ``h`` open periods after ``last``."""
-        return pd.date_range(last, periods=h + 1, freq=self.offset)[1:]
+        # start from the next open period itself: date_range would first roll a closed or
+        # off-grid ``last`` forward onto the grid, and dropping that point would skip a period
+        return pd.date_range(last + self.offset, periods=h, freq=self.offset)
 
     def check_fits(self, dates: pd.Series) -> None:
         """Raise if dates do not lie on this calendar's grid (e.g. daily dates with --freq W)."""

@@ -21,25 +21,89 @@ ID_SEPARATOR = "/"
 # normalised names (lower case, no spaces/underscores/dashes) per role, most specific first
 ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "order": (
-        "invoiceno", "invoice", "invoiceid", "orderid", "orderno", "ordernumber", "order",
-        "transactionid", "订单号", "订单编号", "订单id", "订单", "单号", "交易号",
+        "invoiceno",
+        "invoice",
+        "invoiceid",
+        "orderid",
+        "orderno",
+        "ordernumber",
+        "order",
+        "transactionid",
+        "订单号",
+        "订单编号",
+        "订单id",
+        "订单",
+        "单号",
+        "交易号",
     ),
     "id": (
-        "stockcode", "sku", "skuid", "productid", "productcode", "product", "itemid", "item",
-        "itemcode", "uniqueid", "商品编码", "商品id", "商品编号", "商品", "sku编码", "货号",
-        "产品编码", "产品id", "产品",
+        "stockcode",
+        "sku",
+        "skuid",
+        "productid",
+        "productcode",
+        "product",
+        "itemid",
+        "item",
+        "itemcode",
+        "uniqueid",
+        "商品编码",
+        "商品id",
+        "商品编号",
+        "商品",
+        "sku编码",
+        "货号",
+        "产品编码",
+        "产品id",
+        "产品",
     ),
     "time": (
-        "invoicedate", "orderdate", "orderdatetime", "ordertime", "ds", "date", "datetime",
-        "timestamp", "time", "day", "week", "month", "period", "下单时间", "订单时间", "日期",
-        "时间", "交易时间", "销售日期", "付款时间",
+        "invoicedate",
+        "orderdate",
+        "orderdatetime",
+        "ordertime",
+        "ds",
+        "date",
+        "datetime",
+        "timestamp",
+        "time",
+        "day",
+        "week",
+        "month",
+        "period",
+        "下单时间",
+        "订单时间",
+        "日期",
+        "时间",
+        "交易时间",
+        "销售日期",
+        "付款时间",
     ),
     "target": (
-        "quantity", "qty", "units", "unitssold", "sales", "demand", "y", "volume", "amount",
-        "数量", "销量", "购买数量", "件数", "销售数量",
+        "quantity",
+        "qty",
+        "units",
+        "unitssold",
+        "sales",
+        "demand",
+        "y",
+        "volume",
+        "amount",
+        "数量",
+        "销量",
+        "购买数量",
+        "件数",
+        "销售数量",
     ),
     "price": (
-        "unitprice", "price", "sellprice", "saleprice", "单价", "价格", "售价", "销售单价",
+        "unitprice",
+        "price",
+        "sellprice",
+        "saleprice",
+        "单价",
+        "价格",
+        "售价",
+        "销售单价",
     ),
     "customer": ("customerid", "customer", "userid", "user", "buyerid", "客户", "客户id", "用户id"),
     "promo": ("promo", "promotion", "onpromotion", "onpromo", "promoflag", "促销", "是否促销"),
@@ -87,8 +151,12 @@ class ColumnMap:
     def used(self) -> set[str]:
         cols = {*self.id_cols, *self.attributes.values()}
         for c in (
-            self.time_col, self.target_col, self.order_col, self.price_col,
-            self.customer_col, self.promo_col,
+            self.time_col,
+            self.target_col,
+            self.order_col,
+            self.price_col,
+            self.customer_col,
+            self.promo_col,
         ):
             if c:
                 cols.add(c)
@@ -118,8 +186,16 @@ def resolve_columns(df: pd.DataFrame, given: ColumnMap | None = None) -> ColumnM
     """
     given = given or ColumnMap()
     columns = list(df.columns)
-    named = [*given.id_cols, given.time_col, given.target_col, given.order_col, given.price_col,
-             given.customer_col, given.promo_col, *given.attributes.values()]
+    named = [
+        *given.id_cols,
+        given.time_col,
+        given.target_col,
+        given.order_col,
+        given.price_col,
+        given.customer_col,
+        given.promo_col,
+        *given.attributes.values(),
+    ]
     missing = [c for c in named if c and c not in columns]
     if missing:
         raise InputError(
@@ -130,8 +206,12 @@ def resolve_columns(df: pd.DataFrame, given: ColumnMap | None = None) -> ColumnM
     taken = {c for c in named if c}
     resolved: dict[str, object] = {}
     for role, attr in (
-        ("time", "time_col"), ("target", "target_col"), ("order", "order_col"),
-        ("price", "price_col"), ("customer", "customer_col"), ("promo", "promo_col"),
+        ("time", "time_col"),
+        ("target", "target_col"),
+        ("order", "order_col"),
+        ("price", "price_col"),
+        ("customer", "customer_col"),
+        ("promo", "promo_col"),
     ):
         value = getattr(given, attr)
         if value is None:
@@ -160,7 +240,5 @@ def resolve_columns(df: pd.DataFrame, given: ColumnMap | None = None) -> ColumnM
     if not cmap.target_col:
         problems.append("the quantity sold (map it with --target-col)")
     if problems:
-        raise InputError(
-            f"Could not find {', '.join(problems)} among the columns {columns}."
-        )
+        raise InputError(f"Could not find {', '.join(problems)} among the columns {columns}.")
     return cmap

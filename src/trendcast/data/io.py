@@ -35,6 +35,9 @@ def _open_text_head(path: Path, n: int = 65536) -> bytes:
 
 
 def _sniff(head: bytes) -> tuple[str, str]:
+    # cut a possibly broken last line before decoding: a multi-byte character split at the
+    # end of the head would otherwise fail UTF-8 and mislabel the file as another encoding
+    head = head[: head.rfind(b"\n")] if b"\n" in head else head
     for encoding in _ENCODINGS:
         try:
             text = head.decode(encoding)
@@ -43,8 +46,6 @@ def _sniff(head: bytes) -> tuple[str, str]:
             continue
     else:  # latin-1 never fails, kept for the type checker
         encoding, text = "latin-1", head.decode("latin-1")
-    # cut a possibly broken last line
-    text = text[: text.rfind("\n")] if "\n" in text else text
     try:
         delimiter = csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -84,7 +85,9 @@ def _read_duckdb(db: str, table: str | None) -> pd.DataFrame:
     except duckdb.Error as exc:
         raise InputError(f"Cannot open the DuckDB database {db}: {exc}") from None
     try:
-        tables = [r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()]
+        tables = [
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        ]
         if table is None:
             if len(tables) != 1:
                 raise InputError(
@@ -131,7 +134,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise InputError(f"The input file {p} is empty. Export the table again with its rows.")
         df = _read_csv(p)
     if df.empty:
-        raise InputError(f"The input {path} has a header but no rows.")
+        raise InputError(
+            f"The input {path} has a header but no rows. Export the table again with its rows."
+        )
     df.columns = [str(c).strip() for c in df.columns]
     return df
-

@@ -42,21 +42,34 @@ def parse_dates(values: pd.Series) -> pd.Series:
         return _to_naive(values)
     if is_numeric_dtype(values):
         # compact dates such as 20111209
-        return pd.to_datetime(values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce")
+        return pd.to_datetime(
+            values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce"
+        )
     text = values.astype("string").str.strip()
-    text = text.str.replace(r"(\d)\s*[年月]\s*", r"\1-", regex=True).str.replace("日", "", regex=False)
+    text = text.str.replace(r"(\d)\s*[年月]\s*", r"\1-", regex=True).str.replace(
+        "日", "", regex=False
+    )
+    # drop UTC offsets from the text itself: mixed offsets (daylight saving) would give pandas
+    # an object column of tz-aware values instead of one local wall time per row
+    text = text.str.replace(
+        r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", r"\1", regex=True
+    )
     best: pd.Series | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         for kwargs in (
             {"format": "ISO8601"},
+            # one format inferred for the whole column first, so day-first dates such as
+            # 09/12/2011 next to 13/12/2011 are not read month-first row by row
+            {"dayfirst": False},
+            {"dayfirst": True},
             {"format": "mixed", "dayfirst": False},
             {"format": "mixed", "dayfirst": True},
         ):
             try:
-                parsed = pd.to_datetime(text, errors="coerce", **kwargs)  # type: ignore[call-overload]
+                parsed = pd.to_datetime(text, errors="coerce", **kwargs)
             except (ValueError, TypeError):
-                parsed = pd.to_datetime(text, errors="coerce", utc=True, **kwargs)  # type: ignore[call-overload]
+                parsed = pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
             parsed = _to_naive(parsed)
             if best is None or parsed.isna().sum() < best.isna().sum():
                 best = parsed

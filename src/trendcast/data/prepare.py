@@ -11,7 +11,7 @@ the input has them), the static attributes and the trading calendar.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -66,13 +66,16 @@ def _check_parse(
     return bad
 
 
+def _has_time_of_day(times: pd.Series) -> bool:
+    known = times.dropna()
+    return bool((known != known.dt.normalize()).any())
+
+
 def _detect_orders(df: pd.DataFrame, cmap: ColumnMap, times: pd.Series) -> bool:
-    if cmap.order_col:
+    """Order lines have an order id, times of day, or several rows per product and period."""
+    if cmap.order_col or _has_time_of_day(times):
         return True
-    has_time_of_day = bool((times.dropna() != times.dropna().dt.normalize()).any())
-    if has_time_of_day:
-        return True
-    return bool(df.duplicated([*cmap.id_cols, cmap.time_col]).any())  # type: ignore[list-item]
+    return bool(df.duplicated(["unique_id", "ts"]).any())
 
 
 def _complete_ids_with_store(df: pd.DataFrame, cmap: ColumnMap) -> ColumnMap:
@@ -85,10 +88,14 @@ def _complete_ids_with_store(df: pd.DataFrame, cmap: ColumnMap) -> ColumnMap:
         if col and not df.duplicated([col, *keys]).any():
             attributes = {k: v for k, v in cmap.attributes.items() if k != level}
             return ColumnMap(
-                id_cols=(col, *cmap.id_cols), time_col=cmap.time_col,
-                target_col=cmap.target_col, order_col=cmap.order_col,
-                price_col=cmap.price_col, customer_col=cmap.customer_col,
-                promo_col=cmap.promo_col, attributes=attributes,
+                id_cols=(col, *cmap.id_cols),
+                time_col=cmap.time_col,
+                target_col=cmap.target_col,
+                order_col=cmap.order_col,
+                price_col=cmap.price_col,
+                customer_col=cmap.customer_col,
+                promo_col=cmap.promo_col,
+                attributes=attributes,
             )
     return cmap
 
@@ -100,19 +107,27 @@ def _parse(
     df = pd.DataFrame(index=raw.index)
     ids = raw[list(cmap.id_cols)].astype("string").apply(lambda s: s.str.strip())
     missing_id = ids.isna().any(axis=1) | (ids == "").any(axis=1)
-    df["unique_id"] = ids.iloc[:, 0] if len(cmap.id_cols) == 1 else ids.agg(ID_SEPARATOR.join, axis=1)
+    df["unique_id"] = (
+        ids.iloc[:, 0] if len(cmap.id_cols) == 1 else ids.agg(ID_SEPARATOR.join, axis=1)
+    )
     for col in cmap.id_cols:
         df[f"id::{col}"] = ids[col]
     assert cmap.time_col and cmap.target_col
     df["ts"] = parse_dates(raw[cmap.time_col])
     bad_time = _check_parse(
-        raw[cmap.time_col], df["ts"], cmap.time_col, "dates",
+        raw[cmap.time_col],
+        df["ts"],
+        cmap.time_col,
+        "dates",
         "Map the right column with --time-col, or fix the dates (e.g. 2024-03-31).",
         config.max_bad_share,
     )
     df["qty"] = parse_numbers(raw[cmap.target_col])
     bad_qty = _check_parse(
-        raw[cmap.target_col], df["qty"], cmap.target_col, "quantity",
+        raw[cmap.target_col],
+        df["qty"],
+        cmap.target_col,
+        "quantity",
         "Map the quantity column with --target-col; it must hold numbers.",
         config.max_bad_share,
     )
@@ -146,16 +161,25 @@ def _parse(
 
 
 def _clean_orders(
-    df: pd.DataFrame, raw: pd.DataFrame, cmap: ColumnMap, config: CleaningConfig,
+    df: pd.DataFrame,
+    raw: pd.DataFrame,
+    cmap: ColumnMap,
+    config: CleaningConfig,
     report: CleaningReport,
 ) -> pd.DataFrame:
-    shown = [c for c in [cmap.order_col, *cmap.id_cols, cmap.time_col, cmap.target_col,
-                         cmap.price_col] if c]
+    shown = [
+        c
+        for c in [cmap.order_col, *cmap.id_cols, cmap.time_col, cmap.target_col, cmap.price_col]
+        if c
+    ]
 
     dup = raw.loc[df.index].duplicated(keep="first")
     report.add(
-        "exact duplicates", "dropped", int(dup.sum()),
-        "identical order lines exported twice", units=float(df.loc[dup, "qty"].sum()),
+        "exact duplicates",
+        "dropped",
+        int(dup.sum()),
+        "identical order lines exported twice",
+        units=float(df.loc[dup, "qty"].sum()),
         examples=_examples(raw, dup.reindex(raw.index, fill_value=False), shown),
     )
     df = df[~dup]
@@ -166,7 +190,9 @@ def _clean_orders(
     for prefix in config.non_product_prefixes:
         non_product |= codes.str.startswith(prefix.upper())
     report.add(
-        "non-product codes", "dropped", int(non_product.sum()),
+        "non-product codes",
+        "dropped",
+        int(non_product.sum()),
         "postage, fees, manual adjustments and similar codes are not demand "
         "(list: cleaning.non_product_codes)",
         units=float(df.loc[non_product, "qty"].sum()),
@@ -176,28 +202,39 @@ def _clean_orders(
 
     cancelled = df["qty"] < 0
     if "order" in df.columns and config.cancel_prefix:
-        cancelled |= df["order"].str.upper().str.startswith(config.cancel_prefix.upper()).fillna(False)
+        cancelled |= (
+            df["order"].str.upper().str.startswith(config.cancel_prefix.upper()).fillna(False)
+        )
     cancel_examples = _examples(raw, cancelled.reindex(raw.index, fill_value=False), shown)
     if config.returns == "drop":
         report.add(
-            "cancellations and returns", "dropped", int(cancelled.sum()),
+            "cancellations and returns",
+            "dropped",
+            int(cancelled.sum()),
             "cancelled order lines and returns (negative quantities) are not new demand "
             "(cleaning.returns = 'drop')",
-            units=float(df.loc[cancelled, "qty"].abs().sum()), examples=cancel_examples,
+            units=float(df.loc[cancelled, "qty"].abs().sum()),
+            examples=cancel_examples,
         )
         df = df[~cancelled]
     else:
         df.loc[cancelled, "qty"] = -df.loc[cancelled, "qty"].abs()
         report.add(
-            "cancellations and returns", "netted", int(cancelled.sum()),
+            "cancellations and returns",
+            "netted",
+            int(cancelled.sum()),
             "returns are subtracted from demand in the period they happen; periods are floored "
             "at zero (cleaning.returns = 'net')",
-            units=float(df.loc[cancelled, "qty"].abs().sum()), examples=cancel_examples,
+            units=float(df.loc[cancelled, "qty"].abs().sum()),
+            examples=cancel_examples,
         )
 
     zero_qty = df["qty"] == 0
     report.add(
-        "zero quantity", "dropped", int(zero_qty.sum()), "a line with no units sold",
+        "zero quantity",
+        "dropped",
+        int(zero_qty.sum()),
+        "a line with no units sold",
         examples=_examples(raw, zero_qty.reindex(raw.index, fill_value=False), shown),
     )
     df = df[~zero_qty]
@@ -205,7 +242,9 @@ def _clean_orders(
     if "price" in df.columns:
         bad_price = (df["price"] <= 0) & (df["qty"] > 0)
         report.add(
-            "zero or negative price", "dropped", int(bad_price.sum()),
+            "zero or negative price",
+            "dropped",
+            int(bad_price.sum()),
             "free or negative-priced lines are samples, write-offs or adjustments, not sales",
             units=float(df.loc[bad_price, "qty"].sum()),
             examples=_examples(raw, bad_price.reindex(raw.index, fill_value=False), shown),
@@ -221,7 +260,9 @@ def _clean_sales(
     dup = df.duplicated(keys, keep=False)
     if dup.any():
         shown = df.loc[dup].sort_values(keys).head(4)
-        example = [f"{u} @ {t:%Y-%m-%d}" for u, t in zip(shown["unique_id"], shown["ts"], strict=True)]
+        example = [
+            f"{u} @ {t:%Y-%m-%d}" for u, t in zip(shown["unique_id"], shown["ts"], strict=True)
+        ]
         raise InputError(
             f"The sales table has {int(dup.sum()):,} rows with duplicate keys (the same "
             f"{list(cmap.id_cols)} and {cmap.time_col!r}), e.g. {format_examples(example)}. "
@@ -230,11 +271,16 @@ def _clean_sales(
         )
     negative = df["qty"] < 0
     report.add(
-        "negative quantities", "netted", int(negative.sum()),
+        "negative quantities",
+        "netted",
+        int(negative.sum()),
         "net returns exceed sales in the period; demand is floored at zero",
         units=float(df.loc[negative, "qty"].abs().sum()),
-        examples=_examples(raw, negative.reindex(raw.index, fill_value=False),
-                           [*cmap.id_cols, cmap.time_col, cmap.target_col]),  # type: ignore[list-item]
+        examples=_examples(
+            raw,
+            negative.reindex(raw.index, fill_value=False),
+            [*cmap.id_cols, str(cmap.time_col), str(cmap.target_col)],
+        ),
     )
     return df
 
@@ -245,7 +291,11 @@ def _aggregate(df: pd.DataFrame, calendar: TradingCalendar) -> pd.DataFrame:
     out = grouped["qty"].sum().rename("y").to_frame()
     if "price" in df.columns:
         positive = df[df["qty"] > 0]
-        revenue = (positive["qty"] * positive["price"]).groupby([positive["unique_id"], positive["ds"]]).sum()
+        revenue = (
+            (positive["qty"] * positive["price"])
+            .groupby([positive["unique_id"], positive["ds"]])
+            .sum()
+        )
         units = positive.groupby(["unique_id", "ds"])["qty"].sum()
         out["revenue"] = revenue.reindex(out.index).fillna(0.0)
         out["price"] = (revenue / units).reindex(out.index)
@@ -268,23 +318,31 @@ def _move_closed_day_sales(
         df = df.copy()
         df.loc[on_closed, "ts"] = days.map(next_open)
     report.add(
-        "sales on closed days", "moved", int(on_closed.sum()),
+        "sales on closed days",
+        "moved",
+        int(on_closed.sum()),
         "the few sales dated on a non-trading weekday are counted on the next trading day",
     )
     return df
 
 
-def _fill_and_trim(panel: pd.DataFrame, calendar: TradingCalendar, report: CleaningReport) -> pd.DataFrame:
+def _fill_and_trim(
+    panel: pd.DataFrame, calendar: TradingCalendar, report: CleaningReport
+) -> pd.DataFrame:
     """Start each series at its first sale and fill missing periods up to the panel's end with zeros."""
     first_sale = panel[panel["y"] > 0].groupby("unique_id")["ds"].min()
-    never = sorted(set(panel["unique_id"]) - set(first_sale.index))
+    first_seen = panel.groupby("unique_id")["ds"].min()
+    never = first_seen.index.difference(first_sale.index)
+    # a product that never sold keeps its observed span: its forecast is an honest zero
+    first_sale = pd.concat([first_sale, first_seen[never]]).sort_index()
     before = panel["ds"] < panel["unique_id"].map(first_sale)
     report.add(
-        "periods before the first sale", "dropped", int(before.sum() + panel["unique_id"].isin(never).sum()),
-        "a series starts at its first sale; products that never sold have nothing to forecast",
-        examples=never[:3],
+        "periods before the first sale",
+        "dropped",
+        int(before.sum()),
+        "a series starts at its first sale (products that never sold keep all their rows)",
     )
-    panel = panel[~before & panel["unique_id"].isin(first_sale.index)]
+    panel = panel[~before]
     end = panel["ds"].max()
     grid = calendar.range(panel["ds"].min(), end)
     pos = pd.Series(np.arange(len(grid)), index=grid)
@@ -293,13 +351,19 @@ def _fill_and_trim(panel: pd.DataFrame, calendar: TradingCalendar, report: Clean
         raise InputError("Internal calendar mismatch while filling periods; please report this.")
     counts = (len(grid) - start_pos).astype(int)
     uid = np.repeat(first_sale.index.to_numpy(), counts.to_numpy())
-    ds_idx = np.concatenate([np.arange(s, len(grid)) for s in start_pos.astype(int)]) if len(counts) else []
+    ds_idx: Any = (
+        np.concatenate([np.arange(s, len(grid)) for s in start_pos.astype(int)])
+        if len(counts)
+        else []
+    )
     full = pd.DataFrame({"unique_id": uid, "ds": grid[ds_idx]})
     out = full.merge(panel, on=["unique_id", "ds"], how="left")
     filled = out["y"].isna()
     out["y"] = out["y"].fillna(0.0)
     report.add(
-        "missing periods", "filled", int(filled.sum()),
+        "missing periods",
+        "filled",
+        int(filled.sum()),
         "periods with no sales inside a series' life are explicit zero demand",
     )
     if "price" in out.columns:
@@ -310,10 +374,14 @@ def _fill_and_trim(panel: pd.DataFrame, calendar: TradingCalendar, report: Clean
     return out.sort_values(["unique_id", "ds"], ignore_index=True)
 
 
-def _treat_outliers(panel: pd.DataFrame, config: CleaningConfig, report: CleaningReport) -> pd.DataFrame:
+def _treat_outliers(
+    panel: pd.DataFrame, config: CleaningConfig, report: CleaningReport
+) -> pd.DataFrame:
     """Cap or flag spikes: robust z-score of log demand on selling periods, per series."""
     if config.outliers == "none":
-        report.add("demand spikes", "info", 0, "outlier treatment is off (cleaning.outliers = 'none')")
+        report.add(
+            "demand spikes", "info", 0, "outlier treatment is off (cleaning.outliers = 'none')"
+        )
         return panel
     selling = panel[panel["y"] > 0]
     logs = np.log1p(selling["y"])
@@ -331,7 +399,10 @@ def _treat_outliers(panel: pd.DataFrame, config: CleaningConfig, report: Cleanin
     examples = [
         f"{u} {d:%Y-%m-%d}: {y:,.0f} > {b:,.0f}"
         for u, d, y, b in zip(
-            panel.loc[idx, "unique_id"], panel.loc[idx, "ds"], panel.loc[idx, "y"], bound[spike],
+            panel.loc[idx, "unique_id"],
+            panel.loc[idx, "ds"],
+            panel.loc[idx, "y"],
+            bound[spike],
             strict=True,
         )
     ]
@@ -339,52 +410,81 @@ def _treat_outliers(panel: pd.DataFrame, config: CleaningConfig, report: Cleanin
     if config.outliers == "cap":
         panel.loc[idx, "y"] = np.floor(bound[spike].to_numpy())
         report.add(
-            "demand spikes", "capped", len(idx),
+            "demand spikes",
+            "capped",
+            len(idx),
             f"a period's demand above exp(median + {config.outlier_threshold:g}·MAD) of the "
             "product's log selling-period demand is capped at that bound",
-            units=excess, examples=examples,
+            units=excess,
+            examples=examples,
         )
     else:
         report.add(
-            "demand spikes", "flagged", len(idx),
+            "demand spikes",
+            "flagged",
+            len(idx),
             "spikes are marked in the `outlier` column and left as they are",
-            units=excess, examples=examples,
+            units=excess,
+            examples=examples,
         )
     return panel
 
 
 def _series_notes(panel: pd.DataFrame, calendar: TradingCalendar) -> pd.DataFrame:
+    """Series a planner should know about: never sold, short history, no recent sales."""
     season = calendar.season_length
     short_len = 2 * season if season > 1 else 8
     dead_after = {"W": 13, "M": 6}.get(calendar.freq[0], max(8 * season, 8))
-    stats = panel.groupby("unique_id").agg(
-        n=("y", "size"), total=("y", "sum"),
-        last_sale=("ds", lambda s: s[panel.loc[s.index, "y"] > 0].max()),
-    )
-    end = panel["ds"].max()
-    grid = calendar.range(panel["ds"].min(), end)
+    grid = calendar.range(panel["ds"].min(), panel["ds"].max())
     pos = pd.Series(np.arange(len(grid)), index=grid)
-    since_sale = len(grid) - 1 - stats["last_sale"].map(pos)
-    notes = []
-    for uid, row in stats.iterrows():
-        if row["n"] < short_len:
-            notes.append((uid, "short", f"{row['n']} period(s) of history; forecasts lean on simple models"))
-        if since_sale[uid] >= dead_after:
-            notes.append((uid, "dead", f"no sales in the last {int(since_sale[uid])} periods"))
-    return pd.DataFrame(notes, columns=["unique_id", "issue", "detail"])
+    by_id = panel.groupby("unique_id")
+    n = by_id.size()
+    total = by_id["y"].sum()
+    last_sale = panel[panel["y"] > 0].groupby("unique_id")["ds"].max().reindex(n.index)
+    since_sale = (len(grid) - 1 - last_sale.map(pos)).fillna(len(grid)).astype(int)
+    notes = [
+        pd.DataFrame(
+            {
+                "unique_id": total.index[total == 0],
+                "issue": "never sold",
+                "detail": "no sales in the data; the forecast is zero",
+            }
+        ),
+        pd.DataFrame(
+            {
+                "unique_id": n.index[n < short_len],
+                "issue": "short",
+                "detail": [
+                    f"{k} period(s) of history; forecasts lean on simple models"
+                    for k in n[n < short_len]
+                ],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "unique_id": since_sale.index[(since_sale >= dead_after) & (total > 0)],
+                "issue": "dead",
+                "detail": [
+                    f"no sales in the last {k} periods"
+                    for k in since_sale[(since_sale >= dead_after) & (total > 0)]
+                ],
+            }
+        ),
+    ]
+    return pd.concat(notes, ignore_index=True)[["unique_id", "issue", "detail"]]
 
 
 def _static(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    """Attributes constant within each product (category, brand, store) for hierarchy levels."""
     attr_cols = [c for c in df.columns if c.startswith("attr::")]
-    static = df[["unique_id"]].drop_duplicates().set_index("unique_id")
+    static = pd.DataFrame({"unique_id": df["unique_id"].unique()}).set_index("unique_id")
     for col in attr_cols:
         level = col.removeprefix("attr::")
-        per_id = df.groupby("unique_id")[col].agg(lambda s: s.mode().iloc[0] if s.notna().any() else pd.NA)
         varies = df.groupby("unique_id")[col].nunique()
         if (varies > 1).mean() > 0.05:
             report.facts[f"attribute {level}"] = "varies within products; not a hierarchy level"
             continue
-        static[level] = per_id
+        static[level] = df.groupby("unique_id")[col].first()
     return static.reset_index()
 
 
@@ -422,16 +522,24 @@ def prepare_sales(
     df = _parse(raw, cmap, config, report)
     if df.empty:
         raise InputError("No usable rows are left after parsing; see the cleaning report above.")
-    is_orders = mode == "orders" or (mode == "auto" and _detect_orders(df, cmap, df["ts"]))
-    if not is_orders and not user_gave_ids:
+    # a per-store sales table whose detected id is the item alone: the store completes the key
+    maybe_sales = mode == "sales" or (
+        mode == "auto" and not cmap.order_col and not _has_time_of_day(df["ts"])
+    )
+    if maybe_sales and not user_gave_ids:
         completed = _complete_ids_with_store(raw.loc[df.index], cmap)
         if completed != cmap:
             cmap = completed
             df = _parse(raw, cmap, config, CleaningReport())
+    is_orders = mode == "orders" or (mode == "auto" and _detect_orders(df, cmap, df["ts"]))
     report.facts["input kind"] = "order lines" if is_orders else "sales table"
     report.facts["columns"] = cmap.to_dict()
 
-    df = _clean_orders(df, raw, cmap, config, report) if is_orders else _clean_sales(df, raw, cmap, report)
+    df = (
+        _clean_orders(df, raw, cmap, config, report)
+        if is_orders
+        else _clean_sales(df, raw, cmap, report)
+    )
     if df.empty or not (df["qty"] > 0).any():
         raise InputError("No sales are left after cleaning; see the cleaning report for why.")
 
@@ -454,7 +562,9 @@ def prepare_sales(
         if last_day < calendar.period_end(last_period):
             partial = panel["ds"] == last_period
             report.add(
-                "partial last period", "dropped", int(partial.sum()),
+                "partial last period",
+                "dropped",
+                int(partial.sum()),
                 f"the data ends on {last_day:%Y-%m-%d}, inside the period labelled "
                 f"{last_period:%Y-%m-%d}; a partial period would look like a drop in demand",
             )

@@ -6,6 +6,10 @@ one with the lowest mean absolute error. Choices use only data before the
 forecast origin, so the backtest of ``auto`` itself is honest: the choice for
 evaluation window *k* is made on the windows that ended before *k*'s cutoff.
 
+A backtest already run over the candidates (``candidate_cv_``, wide, with
+``cutoff`` and ``y``) can be handed to ``predict`` through ``selection_cv_`` to
+skip the selection windows' refits.
+
 A series whose choice is not clear-cut (the winner beats the ensemble by
 less than ``margin``) keeps the ensemble, which is the more stable bet.
 """
@@ -38,7 +42,9 @@ DEFAULT_CANDIDATES: tuple[str, ...] = (
 )
 
 
-def median_ensemble(wide: pd.DataFrame, members: Sequence[str], levels: Sequence[int]) -> pd.DataFrame:
+def median_ensemble(
+    wide: pd.DataFrame, members: Sequence[str], levels: Sequence[int]
+) -> pd.DataFrame:
     """Median across ``members`` of the point forecast and of each interval bound."""
     out = pd.DataFrame(index=wide.index)
     out[ENSEMBLE] = wide[list(members)].median(axis=1)
@@ -73,6 +79,7 @@ class AutoSelect(Forecaster):
         self.selection_windows = selection_windows
         self.margin = margin
         self.n_jobs = n_jobs
+        self.selection_cv_: pd.DataFrame | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -84,8 +91,9 @@ class AutoSelect(Forecaster):
 
     def _models(self) -> list[Any]:
         return [
-            make_model(name, season_length=self.season_length, calendar=self.calendar_,
-                       n_jobs=self.n_jobs)
+            make_model(
+                name, season_length=self.season_length, calendar=self.calendar_, n_jobs=self.n_jobs
+            )
             for name in self.candidates
         ]
 
@@ -104,7 +112,9 @@ class AutoSelect(Forecaster):
     def _with_ensemble(self, wide: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
         return pd.concat([wide, median_ensemble(wide, self.candidates, levels)], axis=1)
 
-    def _compose(self, wide: pd.DataFrame, choice: pd.Series, levels: Sequence[int]) -> pd.DataFrame:
+    def _compose(
+        self, wide: pd.DataFrame, choice: pd.Series, levels: Sequence[int]
+    ) -> pd.DataFrame:
         """Pick each row's columns from its series' chosen model into ``auto`` columns."""
         chosen = wide["unique_id"].map(choice).fillna(ENSEMBLE).to_numpy()
         out = wide[[c for c in ("unique_id", "ds", "cutoff", "y") if c in wide.columns]].copy()
@@ -125,10 +135,20 @@ class AutoSelect(Forecaster):
         self, h: int, X_df: pd.DataFrame | None = None, levels: Sequence[int] = ()
     ) -> pd.DataFrame:
         models = self._models()
-        cv, _ = sf_cross_validation(
-            models, self.train_, h, self.selection_windows, h, levels, self.calendar_, self.n_jobs
-        )
-        self.choice_ = self.choose(self._with_ensemble(cv, levels))
+        cv = self.selection_cv_
+        if cv is None:
+            cv, _ = sf_cross_validation(
+                models,
+                self.train_,
+                h,
+                self.selection_windows,
+                h,
+                levels,
+                self.calendar_,
+                self.n_jobs,
+            )
+        latest = sorted(cv["cutoff"].unique())[-self.selection_windows :]
+        self.choice_ = self.choose(self._with_ensemble(cv[cv["cutoff"].isin(latest)], levels))
         fc, fallback = sf_forecast(models, self.train_, h, levels, self.calendar_, self.n_jobs)
         self.fallback_ = fallback
         out = self._compose(self._with_ensemble(fc, levels), self.choice_, levels)
@@ -145,8 +165,14 @@ class AutoSelect(Forecaster):
     ) -> pd.DataFrame:
         step = step or h
         cv, self.fallback_ = sf_cross_validation(
-            self._models(), df, h, n_windows + self.selection_windows, step, levels,
-            self.calendar_, self.n_jobs,
+            self._models(),
+            df,
+            h,
+            n_windows + self.selection_windows,
+            step,
+            levels,
+            self.calendar_,
+            self.n_jobs,
         )
         self.candidate_cv_ = cv
         return self.select_over_windows(cv, h, n_windows, step, levels)
@@ -162,7 +188,7 @@ class AutoSelect(Forecaster):
         for k in range(len(cutoffs) - n_windows, len(cutoffs)):
             # windows j whose horizon lies before cutoff k: cutoff_j + h periods <= cutoff_k
             past = [c for j, c in enumerate(cutoffs[:k]) if (k - j) * step >= h]
-            past = past[-self.selection_windows:]
+            past = past[-self.selection_windows :]
             current = wide[wide["cutoff"] == cutoffs[k]]
             if past:
                 choice = self.choose(wide[wide["cutoff"].isin(past)])
@@ -170,4 +196,3 @@ class AutoSelect(Forecaster):
                 choice = pd.Series(ENSEMBLE, index=current["unique_id"].unique())
             frames.append(self._compose(current, choice, levels))
         return pd.concat(frames, ignore_index=True)
-

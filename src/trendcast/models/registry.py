@@ -20,13 +20,13 @@ from trendcast.exceptions import ModelError
 
 __all__ = ["register", "get_model_class", "make_model", "available_models", "models_table"]
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: dict[str, Any] = {}
 
 
-def register(name: str) -> Callable[[type], type]:
+def register(name: str) -> Callable[[Any], Any]:
     """Register a :class:`~trendcast.models.base.Forecaster` subclass under ``name``."""
 
-    def decorator(cls: type) -> type:
+    def decorator(cls: Any) -> Any:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ModelError(f"A model named {name!r} is already registered.")
         cls.alias = name
@@ -46,7 +46,7 @@ def available_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_model_class(name: str) -> type:
+def get_model_class(name: str) -> Any:
     _load_builtins()
     try:
         return _REGISTRY[name]

@@ -44,8 +44,14 @@ class StatsForecastModel(Forecaster):
     family: ClassVar[str] = "statistical"
     native_intervals: ClassVar[bool] = True
 
-    def __init__(self, *, season_length: int = 7, calendar: TradingCalendar | None = None,
-                 n_jobs: int = 1, **params: Any) -> None:
+    def __init__(
+        self,
+        *,
+        season_length: int = 7,
+        calendar: TradingCalendar | None = None,
+        n_jobs: int = 1,
+        **params: Any,
+    ) -> None:
         super().__init__(season_length=season_length, calendar=calendar, **params)
         self.n_jobs = n_jobs
 
@@ -181,7 +187,9 @@ class AutoETS(StatsForecastModel):
 
 @register("auto_arima")
 class AutoARIMA(StatsForecastModel):
-    description = "Seasonal ARIMA with orders chosen stepwise by AICc."
+    description = (
+        "Seasonal ARIMA, orders chosen stepwise by AICc (small orders, approximated: fast)."
+    )
 
     def _base_min_length(self) -> int:
         return max(2 * _seasonal(self.season_length), 10)
@@ -191,11 +199,12 @@ class AutoARIMA(StatsForecastModel):
 
         return SFAutoARIMA(
             season_length=_seasonal(self.season_length),
-            max_p=self.params.get("max_p", 3),
-            max_q=self.params.get("max_q", 3),
+            max_p=self.params.get("max_p", 2),
+            max_q=self.params.get("max_q", 2),
             max_P=self.params.get("max_P", 1),
             max_Q=self.params.get("max_Q", 1),
-            nmodels=self.params.get("nmodels", 30),
+            nmodels=self.params.get("nmodels", 10),
+            approximation=self.params.get("approximation", True),
             **kwargs,
         )
 
@@ -237,7 +246,8 @@ class TSB(StatsForecastModel):
         from statsforecast.models import TSB as SFTSB
 
         return SFTSB(
-            alpha_d=self.params.get("alpha_d", 0.1), alpha_p=self.params.get("alpha_p", 0.1),
+            alpha_d=self.params.get("alpha_d", 0.1),
+            alpha_p=self.params.get("alpha_p", 0.1),
             **kwargs,
         )
 
@@ -317,13 +327,20 @@ def _partition(
     return groups
 
 
-def _fallback_model(season_length: int, calendar: TradingCalendar, n_jobs: int) -> StatsForecastModel:
+def _fallback_model(
+    season_length: int, calendar: TradingCalendar, n_jobs: int
+) -> StatsForecastModel:
     return HistoricAverage(season_length=season_length, calendar=calendar, n_jobs=n_jobs)
 
 
 def _fill_fallback(
-    out: pd.DataFrame, fb: pd.DataFrame, alias: str, fb_alias: str, ids: set[str],
-    levels: Sequence[int], key: list[str],
+    out: pd.DataFrame,
+    fb: pd.DataFrame,
+    alias: str,
+    fb_alias: str,
+    ids: set[str],
+    levels: Sequence[int],
+    key: list[str],
 ) -> pd.DataFrame:
     cols = [alias, *interval_columns(alias, levels)]
     fb_cols = [fb_alias, *interval_columns(fb_alias, levels)]
@@ -364,8 +381,11 @@ def _engine(
     if len(eligible_all) == 0:
         raise ValueError("No series is long enough for this backtest.")
     fb_out = _run(
-        [fallback_model.make_sf_model(h, levels)], idf[idf["unique_id"].isin(eligible_all)], n_jobs,
-        fn, **kwargs,
+        [fallback_model.make_sf_model(h, levels)],
+        idf[idf["unique_id"].isin(eligible_all)],
+        n_jobs,
+        fn,
+        **kwargs,
     )
     fallback: dict[str, set[str]] = {}
     result: pd.DataFrame | None = None
@@ -373,8 +393,13 @@ def _engine(
         ok_ids = lengths[lengths >= need].index
         part = fb_out[key + (["y"] if fn == "cross_validation" else [])].copy()
         if len(ok_ids):
-            sub = _run([m.make_sf_model(h, levels) for m in group],
-                       idf[idf["unique_id"].isin(ok_ids)], n_jobs, fn, **kwargs)
+            sub = _run(
+                [m.make_sf_model(h, levels) for m in group],
+                idf[idf["unique_id"].isin(ok_ids)],
+                n_jobs,
+                fn,
+                **kwargs,
+            )
             part = part.merge(sub.drop(columns=["y"], errors="ignore"), on=key, how="left")
         for m in group:
             cols = [m.alias, *interval_columns(m.alias, levels)]
@@ -385,7 +410,11 @@ def _engine(
             fallback[m.alias] = missing
             if missing:
                 part = _fill_fallback(part, fb_out, m.alias, FALLBACK_MODEL, missing, levels, key)
-        result = part if result is None else result.merge(part, on=key + (["y"] if fn == "cross_validation" else []))
+        result = (
+            part
+            if result is None
+            else result.merge(part, on=key + (["y"] if fn == "cross_validation" else []))
+        )
     assert result is not None
     result = _floor_at_zero(result, [m.alias for m in models], levels)
     result["ds"] = grid.to_dates(result["ds"])

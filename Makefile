@@ -1,0 +1,36 @@
+# trendcast: `make demo` runs the whole path on the embedded demo; `make test` runs the checks.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/trendcast run --out trendcast-out --jobs 2
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -n 2 -q
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python benchmarks/online_retail_models.py
+
+clean:
+	rm -rf trendcast-out trendcast.duckdb .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,427 @@
+"""The ``trendcast`` command line: a thin shell over :mod:`trendcast.pipeline`.
+
+User mistakes (bad files, columns, options) print one clear message and exit
+with code 2; nothing a user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="trendcast",
+    help="E-commerce sales trend forecasting: clean order lines, backtest models, forecast, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# -- shared options -----------------------------------------------------------------------------
+
+InputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        "-i",
+        help="Order lines or sales table: CSV, Parquet, or DB.duckdb::TABLE. Default: the demo.",
+    ),
+]
+IdColOpt = Annotated[
+    list[str] | None,
+    typer.Option("--id-col", help="Product id column; repeat for several (e.g. store and item)."),
+]
+TimeColOpt = Annotated[str | None, typer.Option("--time-col", help="Date or timestamp column.")]
+TargetColOpt = Annotated[str | None, typer.Option("--target-col", help="Quantity column.")]
+PriceColOpt = Annotated[str | None, typer.Option("--price-col", help="Unit price column.")]
+OrderColOpt = Annotated[str | None, typer.Option("--order-col", help="Order id column.")]
+FreqOpt = Annotated[
+    str | None, typer.Option("--freq", help="D, W (or W-MON...), MS. Inferred when left out.")
+]
+HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", help="Periods to forecast.")]
+LevelOpt = Annotated[
+    list[int] | None, typer.Option("--level", help="Prediction interval level; repeatable.")
+]
+OrdersOpt = Annotated[
+    bool, typer.Option("--orders", help="Read the input as order lines (clean and aggregate).")
+]
+SalesOpt = Annotated[
+    bool,
+    typer.Option("--sales-table", help="Read the input as one row per product and period."),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML file with [columns], [cleaning]... sections.")
+]
+JobsOpt = Annotated[int, typer.Option("--jobs", help="Parallel processes for statistical models.")]
+StoreOpt = Annotated[
+    str, typer.Option("--store", help="DuckDB file that records runs.", envvar="TRENDCAST_STORE")
+]
+
+
+def _echo(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+class _Progress:
+    """One timestamped log line per step on stderr, so long work is never silent."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        _echo(f"[{time.perf_counter() - self.start:6.1f}s] {msg}")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    from trendcast.exceptions import TrendcastError
+
+    try:
+        yield
+    except TrendcastError as exc:
+        _echo(f"Error: {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        _echo("Interrupted; earlier results are intact.")
+        raise typer.Exit(130) from None
+
+
+def _settings(
+    config: Path | None,
+    id_col: list[str] | None,
+    time_col: str | None,
+    target_col: str | None,
+    price_col: str | None = None,
+    order_col: str | None = None,
+) -> dict[str, Any]:
+    from trendcast.config import BacktestConfig, CleaningConfig, ForecastConfig, load_config
+    from trendcast.data.columns import ColumnMap
+
+    loaded: dict[str, Any] = (
+        load_config(config)
+        if config
+        else {
+            "columns": {},
+            "cleaning": CleaningConfig(),
+            "forecast": ForecastConfig(),
+            "backtest": BacktestConfig(),
+        }
+    )
+    cols = dict(loaded["columns"])
+    for key, value in (
+        ("id_cols", tuple(id_col) if id_col else None),
+        ("time_col", time_col),
+        ("target_col", target_col),
+        ("price_col", price_col),
+        ("order_col", order_col),
+    ):
+        if value:
+            cols[key] = value
+    if "id_cols" in cols:
+        cols["id_cols"] = (
+            tuple(cols["id_cols"]) if not isinstance(cols["id_cols"], str) else (cols["id_cols"],)
+        )
+    from trendcast.exceptions import ConfigError
+
+    try:
+        loaded["columns"] = ColumnMap(**cols) if cols else None
+    except TypeError as exc:
+        raise ConfigError(f"Unknown setting in [columns]: {exc}") from None
+    return loaded
+
+
+def _mode(orders: bool, sales_table: bool) -> Any:
+    from trendcast.exceptions import ConfigError
+
+    if orders and sales_table:
+        raise ConfigError("--orders and --sales-table exclude each other; pass one.")
+    return "orders" if orders else "sales" if sales_table else "auto"
+
+
+def _load(
+    input: str | None,
+    settings: dict[str, Any],
+    freq: str | None,
+    mode: Any,
+    say: Callable[[str], None],
+) -> Any:
+    from trendcast.pipeline import load_sales
+
+    say(f"reading {input or 'the embedded demo (UCI Online Retail)'}")
+    data = load_sales(
+        input,
+        settings["columns"],
+        freq=freq or settings["forecast"].freq,
+        mode=mode,
+        cleaning=settings["cleaning"],
+    )
+    for line in data.report.summary_lines():
+        say(f"  cleaning: {line}")
+    say(
+        f"prepared {data.n_series:,} series, {data.calendar.describe()}, "
+        f"{data.panel['ds'].min():%Y-%m-%d} .. {data.panel['ds'].max():%Y-%m-%d}"
+    )
+    return data
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+@app.command()
+def forecast(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the CSV.")],
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    horizon: HorizonOpt = 28,
+    freq: FreqOpt = None,
+    model: Annotated[
+        str, typer.Option("--model", help="auto or a name from `trendcast models`.")
+    ] = "auto",
+    level: LevelOpt = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+) -> None:
+    """Forecast every product HORIZON periods ahead and write a CSV."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.pipeline import forecast as run_forecast
+        from trendcast.pipeline import to_output, write_csv_atomic
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        levels = level or list(settings["forecast"].levels)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        say(f"forecasting {horizon} periods with {model}")
+        fc = run_forecast(data, horizon=horizon, model=model, levels=levels, n_jobs=jobs)
+        path = write_csv_atomic(to_output(fc, data), output)
+        counts = fc["model"].value_counts()
+        say("models used: " + ", ".join(f"{k} ({v // horizon})" for k, v in counts.items()))
+        typer.echo(f"Wrote {len(fc):,} rows for {data.n_series:,} series to {path}")
+
+
+@app.command()
+def backtest(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the leaderboard CSV.")
+    ] = Path("leaderboard.csv"),
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    horizon: HorizonOpt = 28,
+    freq: FreqOpt = None,
+    windows: Annotated[int, typer.Option("--windows", help="Backtest windows.")] = 3,
+    step: Annotated[int | None, typer.Option("--step", help="Periods between cutoffs.")] = None,
+    models: Annotated[
+        list[str] | None, typer.Option("--model", help="Models to compare; repeatable.")
+    ] = None,
+    level: LevelOpt = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+) -> None:
+    """Rolling-origin backtest of several models; writes the leaderboard."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.evaluation.backtest import DEFAULT_BACKTEST_MODELS
+        from trendcast.pipeline import backtest as run_backtest
+        from trendcast.pipeline import write_csv_atomic
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        levels = level or list(settings["forecast"].levels)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        result = run_backtest(
+            data,
+            horizon=horizon,
+            windows=windows,
+            step=step,
+            models=models or DEFAULT_BACKTEST_MODELS,
+            levels=levels,
+            n_jobs=jobs,
+            progress=say,
+        )
+        write_csv_atomic(result.leaderboard, output)
+        seg_path = output.with_name(output.stem + "_by_segment.csv")
+        write_csv_atomic(result.segment_leaderboard, seg_path)
+        _print_board(result.leaderboard)
+        typer.echo(f"Wrote the leaderboard to {output} and per segment to {seg_path}")
+
+
+def _print_board(board: Any) -> None:
+    cols = [
+        c
+        for c in (
+            "rank",
+            "model",
+            "mase",
+            "rmsse",
+            "scaled_pinball",
+            "coverage_80",
+            "coverage_95",
+            "time_s",
+        )
+        if c in board.columns
+    ]
+    typer.echo(board[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+@app.command()
+def run(
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("trendcast-out"),
+    horizon: HorizonOpt = 28,
+    freq: FreqOpt = None,
+    windows: Annotated[int, typer.Option("--windows", help="Backtest windows.")] = 3,
+    model: Annotated[str, typer.Option("--model", help="Model for the final forecast.")] = "auto",
+    level: LevelOpt = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+    store: StoreOpt = "trendcast.duckdb",
+) -> None:
+    """The whole path: clean, backtest, forecast, record the run, write the report."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.pipeline import run as run_pipeline
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        levels = level or list(settings["forecast"].levels)
+        say(f"reading {input or 'the embedded demo (UCI Online Retail, CC BY 4.0)'}")
+        result = run_pipeline(
+            input,
+            settings["columns"],
+            out_dir=out,
+            store_path=store,
+            freq=freq or settings["forecast"].freq,
+            mode=_mode(orders, sales_table),
+            horizon=horizon,
+            windows=windows,
+            model=model,
+            levels=levels,
+            cleaning=settings["cleaning"],
+            n_jobs=jobs,
+            progress=say,
+        )
+        for line in result.data.report.summary_lines():
+            say(f"  cleaning: {line}")
+        _print_board(result.backtest.leaderboard)
+        typer.echo(f"Run {result.run_id} recorded in {store}")
+        typer.echo(f"Forecast: {result.forecast_path}")
+        typer.echo(f"Report:   {result.report_path}")
+
+
+@app.command()
+def ingest(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Clean panel: .parquet or .csv.")
+    ] = Path("panel.parquet"),
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    freq: FreqOpt = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Clean and aggregate the input into a panel; print the cleaning report."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.pipeline import write_csv_atomic
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        if output.suffix == ".parquet":
+            output.parent.mkdir(parents=True, exist_ok=True)
+            tmp = output.with_name(f".{output.name}.tmp")
+            data.panel.to_parquet(tmp, index=False)
+            tmp.replace(output)
+        else:
+            write_csv_atomic(data.panel, output)
+        report_path = output.with_name(output.stem + "_cleaning.csv")
+        write_csv_atomic(data.report.to_frame(), report_path)
+        typer.echo(
+            data.report.to_frame()[["rule", "action", "rows", "units"]].to_string(index=False)
+        )
+        typer.echo(f"Wrote {len(data.panel):,} rows for {data.n_series:,} series to {output}")
+
+
+@app.command()
+def report(
+    run_id: Annotated[
+        str, typer.Option("--run", help="Run id, a unique prefix, or latest.")
+    ] = "latest",
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file.")] = Path(
+        "report.html"
+    ),
+    store: StoreOpt = "trendcast.duckdb",
+) -> None:
+    """Write the HTML report of a recorded run."""
+    with _user_errors():
+        from trendcast.reporting import write_report
+        from trendcast.store import RunStore
+
+        with RunStore(store, read_only=True) as st:
+            rec = st.get_run(run_id)
+        t = rec.tables
+        path = write_report(
+            output,
+            title="trendcast forecast report",
+            summary={**{k: v for k, v in rec.summary.items() if k != "timings"}, "Run": rec.run_id},
+            cleaning=t["cleaning_report"],
+            series_notes=t["series_notes"],
+            leaderboard=t["leaderboard"],
+            segment_leaderboard=t["segment_leaderboard"],
+            per_series=t["metrics"],
+            panel=t["panel"][["unique_id", "ds", "y"]],
+            backtest=t["backtest"],
+            forecast=t["forecast"],
+            levels=rec.config.get("levels", (80, 95)),
+        )
+        typer.echo(f"Report: {path}")
+
+
+@app.command()
+def runs(store: StoreOpt = "trendcast.duckdb") -> None:
+    """List recorded runs, newest first."""
+    with _user_errors():
+        from trendcast.store import RunStore
+
+        with RunStore(store, read_only=True) as st:
+            table = st.list_runs()
+        typer.echo(table.drop(columns=["summary"], errors="ignore").to_string(index=False))
+
+
+@app.command()
+def models() -> None:
+    """List the registered models with their capabilities."""
+    from trendcast.models import models_table
+
+    table = models_table()
+    typer.echo(table.to_string(index=False))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,365 @@
+"""The whole path in a few calls: load -> prepare -> backtest -> forecast -> store -> report.
+
+The CLI, the API and the dashboard call these functions; they hold no
+forecasting logic of their own.
+
+Examples
+--------
+>>> import trendcast as tc
+>>> data = tc.load_sales()                      # the embedded demo order lines
+>>> fc = tc.forecast(data, horizon=28)          # doctest: +SKIP
+>>> result = tc.run(out_dir="trendcast-out")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trendcast.config import BacktestConfig, CleaningConfig, ForecastConfig
+from trendcast.data.columns import ColumnMap
+from trendcast.data.io import read_table
+from trendcast.data.prepare import InputMode, PreparedData, prepare_sales
+from trendcast.evaluation.backtest import DEFAULT_BACKTEST_MODELS, BacktestResult, run_backtest
+from trendcast.exceptions import ConfigError
+from trendcast.models.auto import AutoSelect
+from trendcast.models.base import interval_columns
+from trendcast.models.registry import make_model
+from trendcast.models.statistical import FALLBACK_MODEL
+
+__all__ = [
+    "load_sales",
+    "forecast",
+    "backtest",
+    "run",
+    "RunResult",
+    "to_output",
+    "write_csv_atomic",
+]
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def load_sales(
+    input: str | Path | pd.DataFrame | None = None,
+    columns: ColumnMap | None = None,
+    *,
+    freq: str | None = None,
+    mode: InputMode = "auto",
+    cleaning: CleaningConfig | None = None,
+) -> PreparedData:
+    """Read (or take) a raw table and prepare the clean panel.
+
+    With no input the embedded demo (UCI Online Retail order lines) is used.
+    """
+    raw, columns = _read_input(input, columns)
+    return prepare_sales(raw, columns, freq=freq, mode=mode, config=cleaning)
+
+
+def _read_input(
+    input: str | Path | pd.DataFrame | None, columns: ColumnMap | None
+) -> tuple[pd.DataFrame, ColumnMap | None]:
+    if input is None:
+        from trendcast.datasets import DEMO_COLUMNS, demo_orders_path
+
+        input = demo_orders_path()
+        if columns is None:
+            columns = ColumnMap(
+                id_cols=(DEMO_COLUMNS["product_id"],),
+                time_col=DEMO_COLUMNS["timestamp"],
+                target_col=DEMO_COLUMNS["quantity"],
+                order_col=DEMO_COLUMNS["order_id"],
+                price_col=DEMO_COLUMNS["unit_price"],
+                customer_col=DEMO_COLUMNS["customer_id"],
+            )
+    raw = input if isinstance(input, pd.DataFrame) else read_table(input)
+    return raw, columns
+
+
+def _model(name: str, data: PreparedData, n_jobs: int) -> Any:
+    return make_model(
+        name, season_length=data.calendar.season_length, calendar=data.calendar, n_jobs=n_jobs
+    )
+
+
+def _model_column(model: Any, name: str, fc: pd.DataFrame) -> pd.Series:
+    """The name of the model that produced each row (fallbacks and auto's choices included)."""
+    fallback = getattr(model, "fallback_", {})
+    if isinstance(model, AutoSelect):
+        chosen = fc["model"]
+        fell_back = [
+            uid in fallback.get(c, set()) for uid, c in zip(fc["unique_id"], chosen, strict=True)
+        ]
+        return chosen.where(~pd.Series(fell_back, index=fc.index), FALLBACK_MODEL)
+    return pd.Series(name, index=fc.index).where(~fc["unique_id"].isin(fallback), FALLBACK_MODEL)
+
+
+def forecast(
+    data: PreparedData,
+    *,
+    horizon: int,
+    model: str = "auto",
+    levels: Sequence[int] = (80, 95),
+    n_jobs: int = 1,
+    selection_cv: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Forecast every series ``horizon`` periods past the end of the data.
+
+    Returns ``unique_id, ds, forecast, forecast-lo-L, forecast-hi-L..., model``.
+    """
+    ForecastConfig(horizon=horizon, model=model, levels=tuple(levels))  # validates
+    levels = sorted(levels)
+    m = _model(model, data, n_jobs)
+    if selection_cv is not None and isinstance(m, AutoSelect):
+        m.selection_cv_ = selection_cv
+    if isinstance(m, AutoSelect):
+        _check_history(data, horizon, m.selection_windows)
+    fc = m.fit(data.panel[["unique_id", "ds", "y"]]).predict(horizon, levels=levels)
+    cols = [m.alias, *interval_columns(m.alias, levels)]
+    out = fc[["unique_id", "ds", *cols]].rename(
+        columns={c: "forecast" + c[len(m.alias) :] for c in cols}
+    )
+    out["model"] = _model_column(m, model, fc).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _check_history(data: PreparedData, horizon: int, windows: int) -> None:
+    periods = data.panel["ds"].nunique()
+    if periods <= horizon * windows:
+        raise ConfigError(
+            f"auto chooses models on {windows} backtest windows of {horizon} periods, which needs "
+            f"more than {horizon * windows} periods of history; the data has {periods}. Use a "
+            "shorter --horizon or pick a model with --model (e.g. seasonal_naive)."
+        )
+
+
+def backtest(
+    data: PreparedData,
+    *,
+    horizon: int,
+    windows: int = 3,
+    step: int | None = None,
+    models: Sequence[str] = DEFAULT_BACKTEST_MODELS,
+    levels: Sequence[int] = (80, 95),
+    n_jobs: int = 1,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Rolling-origin backtest of ``models`` with a leaderboard (see :func:`run_backtest`)."""
+    ForecastConfig(horizon=horizon, levels=tuple(levels))
+    BacktestConfig(windows=windows, step=step)
+    return run_backtest(
+        data.panel,
+        data.calendar,
+        horizon=horizon,
+        windows=windows,
+        step=step,
+        models=models,
+        levels=levels,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
+
+
+def to_output(fc: pd.DataFrame, data: PreparedData) -> pd.DataFrame:
+    """Forecast rows under the input's own column names (id columns, time column)."""
+    out = data.ids.merge(fc, on="unique_id", how="right")
+    id_cols = list(data.columns.id_cols)
+    time_col = data.columns.time_col or "ds"
+    value_cols = [c for c in fc.columns if c not in ("unique_id", "ds")]
+    out = out.rename(columns={"ds": time_col})
+    return out[[*id_cols, time_col, *value_cols]]
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a CSV through a temporary file and a rename, so a failure leaves no half file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced."""
+
+    run_id: str
+    data: PreparedData
+    backtest: BacktestResult
+    forecast: pd.DataFrame
+    report_path: Path | None
+    forecast_path: Path | None
+    timings: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _summary(
+    data: PreparedData, result: BacktestResult, horizon: int, model: str
+) -> dict[str, Any]:
+    panel = data.panel
+    board = result.leaderboard
+    summary: dict[str, Any] = {
+        "Series": data.n_series,
+        "Input": data.report.facts.get("input kind", ""),
+        "Frequency": data.calendar.describe(),
+        "History": f"{panel['ds'].min():%Y-%m-%d} .. {panel['ds'].max():%Y-%m-%d}",
+        "Horizon": horizon,
+        "Model": model,
+    }
+    if not board.empty:
+        best = board.iloc[0]
+        summary["Best in backtest"] = f"{best['model']} (MASE {best['mase']:.3f})"
+    return summary
+
+
+def run(
+    input: str | Path | pd.DataFrame | None = None,
+    columns: ColumnMap | None = None,
+    *,
+    out_dir: str | Path = "trendcast-out",
+    store_path: str | Path | None = "trendcast.duckdb",
+    freq: str | None = None,
+    mode: InputMode = "auto",
+    horizon: int = 28,
+    windows: int = 3,
+    step: int | None = None,
+    model: str = "auto",
+    models: Sequence[str] = DEFAULT_BACKTEST_MODELS,
+    levels: Sequence[int] = (80, 95),
+    cleaning: CleaningConfig | None = None,
+    n_jobs: int = 1,
+    title: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the whole path and write the forecast CSV and the HTML report into ``out_dir``.
+
+    The run is recorded in the DuckDB store at ``store_path`` (None: no store).
+    A run that fails is recorded as failed and leaves earlier runs intact.
+    """
+    from trendcast.reporting import write_report
+    from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
+
+    say = progress or _quiet
+    ForecastConfig(horizon=horizon, model=model, levels=tuple(levels), freq=freq)
+    BacktestConfig(windows=windows, step=step)
+    run_id = new_run_id()
+    timings: dict[str, float] = {}
+    config: dict[str, Any] = {
+        "input": str(input) if not isinstance(input, pd.DataFrame) else "<DataFrame>",
+        "freq": freq,
+        "mode": mode,
+        "horizon": horizon,
+        "windows": windows,
+        "step": step,
+        "model": model,
+        "models": list(models),
+        "levels": list(levels),
+        "n_jobs": n_jobs,
+        "cleaning": (cleaning or CleaningConfig()).__dict__,
+    }
+    store = RunStore(store_path) if store_path else None
+    fingerprint = ""
+    try:
+        started = time.perf_counter()
+        say("reading and cleaning the input")
+        raw, columns = _read_input(input, columns)
+        fingerprint = fingerprint_frame(raw)
+        data = load_sales(raw, columns, freq=freq, mode=mode, cleaning=cleaning)
+        config["columns"] = data.columns.to_dict()
+        timings["prepare"] = time.perf_counter() - started
+        say(
+            f"prepared {data.n_series:,} series ({data.calendar.describe()}) in "
+            f"{timings['prepare']:.1f}s"
+        )
+
+        started = time.perf_counter()
+        bt_models = list(dict.fromkeys([model, *models]))
+        result = backtest(
+            data,
+            horizon=horizon,
+            windows=windows,
+            step=step,
+            models=bt_models,
+            levels=levels,
+            n_jobs=n_jobs,
+            progress=say,
+        )
+        timings["backtest"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        say(f"forecasting {horizon} periods with {model}")
+        fc = forecast(
+            data,
+            horizon=horizon,
+            model=model,
+            levels=levels,
+            n_jobs=n_jobs,
+            selection_cv=result.candidate_cv if step in (None, horizon) else None,
+        )
+        timings["forecast"] = time.perf_counter() - started
+
+        out = Path(out_dir)
+        forecast_path = write_csv_atomic(to_output(fc, data), out / "forecast.csv")
+        write_csv_atomic(result.leaderboard, out / "leaderboard.csv")
+        write_csv_atomic(data.report.to_frame(), out / "cleaning_report.csv")
+        started = time.perf_counter()
+        say("writing the report")
+        report_path = write_report(
+            out / "report.html",
+            title=title or "trendcast forecast report",
+            summary={**_summary(data, result, horizon, model), "Run": run_id},
+            cleaning=data.report.to_frame(),
+            series_notes=data.report.series_notes,
+            leaderboard=result.leaderboard,
+            segment_leaderboard=result.segment_leaderboard,
+            per_series=result.per_series,
+            panel=data.panel[["unique_id", "ds", "y"]],
+            backtest=result.backtest,
+            forecast=fc,
+            levels=levels,
+        )
+        timings["report"] = time.perf_counter() - started
+        if store is not None:
+            store.save_run(
+                RunRecord(
+                    run_id=run_id,
+                    created_at=datetime.now(UTC),
+                    kind="run",
+                    status="succeeded",
+                    input_fingerprint=fingerprint,
+                    config=config,
+                    summary={**_summary(data, result, horizon, model), "timings": timings},
+                    tables={
+                        "cleaning_report": data.report.to_frame(),
+                        "series_notes": data.report.series_notes,
+                        "panel": data.panel,
+                        "leaderboard": result.leaderboard,
+                        "segment_leaderboard": result.segment_leaderboard,
+                        "metrics": result.per_series,
+                        "backtest": result.backtest,
+                        "forecast": fc,
+                    },
+                )
+            )
+    except Exception as exc:
+        if store is not None:
+            store.record_failure(run_id, "run", fingerprint, config, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if store is not None:
+            store.close()
+    return RunResult(run_id, data, result, fc, report_path, forecast_path, timings, config)

@@ -1,0 +1,190 @@
+"""Contract tests over every registered model, plus the statsforecast engine's edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trendcast.data.calendar import TradingCalendar
+from trendcast.exceptions import ModelError
+from trendcast.models import available_models, make_model, models_table, register
+from trendcast.models.base import Forecaster, cutoffs_for, interval_columns
+
+LEVELS = [80, 95]
+H = 7
+
+
+def _panel(n_series: int = 4, n_days: int = 120, closed: tuple[int, ...] = ()) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    cal = TradingCalendar("D", closed_weekdays=closed)
+    dates = cal.range(
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01") + pd.Timedelta(days=n_days)
+    )
+    frames = []
+    for i in range(n_series):
+        weekly = 1 + 0.5 * np.sin(2 * np.pi * np.arange(len(dates)) / 7)
+        y = rng.poisson((3 + 4 * i) * weekly).astype(float)
+        frames.append(pd.DataFrame({"unique_id": f"sku{i}", "ds": dates, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return _panel()
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_model_forecasts_every_series_with_ordered_non_negative_intervals(
+    name: str, panel: pd.DataFrame
+) -> None:
+    model = make_model(name, season_length=7, calendar=TradingCalendar("D"))
+    fc = model.fit(panel).predict(H, levels=LEVELS)
+    cols = [name, *interval_columns(name, LEVELS)]
+    assert list(fc.columns[:2]) == ["unique_id", "ds"]
+    assert set(cols) <= set(fc.columns)
+    assert fc.groupby("unique_id").size().to_dict() == {f"sku{i}": H for i in range(4)}
+    first = fc.groupby("unique_id")["ds"].min()
+    assert (first == panel["ds"].max() + pd.Timedelta(days=1)).all()
+    values = fc[cols].to_numpy()
+    assert np.isfinite(values).all()
+    assert (values >= 0).all()
+    assert (fc[f"{name}-lo-95"] <= fc[f"{name}-lo-80"] + 1e-9).all()
+    assert (fc[f"{name}-lo-80"] <= fc[name] + 1e-9).all()
+    assert (fc[name] <= fc[f"{name}-hi-80"] + 1e-9).all()
+    assert (fc[f"{name}-hi-80"] <= fc[f"{name}-hi-95"] + 1e-9).all()
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_model_backtests_on_common_cutoffs_with_actuals(
+    name: str, panel: pd.DataFrame
+) -> None:
+    model = make_model(name, season_length=7, calendar=TradingCalendar("D"))
+    cv = model.cross_validation(panel, h=H, n_windows=2, step=H, levels=LEVELS)
+    assert {"unique_id", "ds", "cutoff", "y", name} <= set(cv.columns)
+    assert sorted(cv["cutoff"].unique()) == cutoffs_for(panel, H, 2, H)
+    assert len(cv) == 4 * 2 * H
+    assert (cv["ds"] > cv["cutoff"]).all()
+    truth = panel.set_index(["unique_id", "ds"])["y"]
+    assert np.allclose(
+        cv.set_index(["unique_id", "ds"])["y"], truth.loc[cv.set_index(["unique_id", "ds"]).index]
+    )
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_model_declares_its_capabilities(name: str) -> None:
+    row = models_table().set_index("model").loc[name]
+    assert row["family"] in {"baseline", "statistical", "intermittent", "ensemble"}
+    assert isinstance(row["description"], str) and row["description"]
+    assert row["intervals"]
+
+
+def test_a_closed_weekday_never_appears_in_forecasts() -> None:
+    panel = _panel(n_series=2, closed=(5,))
+    cal = TradingCalendar("D", closed_weekdays=(5,))
+    fc = (
+        make_model("auto_ets", season_length=cal.season_length, calendar=cal).fit(panel).predict(14)
+    )
+    assert len(fc) == 28
+    assert not (fc["ds"].dt.dayofweek == 5).any()
+
+
+def test_series_too_short_for_a_model_fall_back_and_are_named() -> None:
+    panel = _panel(n_series=2)
+    short = pd.DataFrame(
+        {
+            "unique_id": "new",
+            "ds": panel["ds"].max() - pd.to_timedelta([2, 1, 0], unit="D"),
+            "y": [1.0, 0, 2],
+        }
+    )
+    model = make_model("auto_ets", season_length=7, calendar=TradingCalendar("D"))
+    fc = model.fit(pd.concat([panel, short])).predict(H, levels=LEVELS)
+    assert model.fallback_ == {"new"}
+    assert np.allclose(fc.loc[fc["unique_id"] == "new", "auto_ets"], 1.0)
+    assert fc["auto_ets-lo-80"].notna().all()
+
+
+def test_seasonal_naive_repeats_last_week_exactly() -> None:
+    panel = _panel(n_series=1)
+    fc = (
+        make_model("seasonal_naive", season_length=7, calendar=TradingCalendar("D"))
+        .fit(panel)
+        .predict(H)
+    )
+    assert np.array_equal(fc["seasonal_naive"].to_numpy(), panel["y"].to_numpy()[-7:])
+
+
+def test_auto_backtest_chooses_each_window_only_on_earlier_windows() -> None:
+    panel = _panel(n_series=3)
+    auto = make_model(
+        "auto",
+        season_length=7,
+        calendar=TradingCalendar("D"),
+        candidates=("naive", "seasonal_naive"),
+    )
+    cv = auto.cross_validation(panel, h=H, n_windows=2, step=H, levels=LEVELS)
+    cand = auto.candidate_cv_
+    # the evaluated windows are the last two; the earliest candidate window only feeds the choice
+    assert sorted(cv["cutoff"].unique()) == sorted(cand["cutoff"].unique())[-2:]
+    # change the actuals of the last window: the choice for that window must not move
+    later = cand["cutoff"] == cand["cutoff"].max()
+    tampered = cand.copy()
+    tampered.loc[later, "y"] = 1e6
+    again = auto.select_over_windows(tampered, H, 2, H, LEVELS)
+    last = cv["cutoff"] == cv["cutoff"].max()
+    assert list(again.loc[last.to_numpy(), "model"]) == list(cv.loc[last, "model"])
+
+
+def test_auto_picks_the_model_that_wins_on_recent_windows() -> None:
+    # a strongly weekly series: seasonal naive is far better than naive
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    y = np.tile([0, 0, 0, 0, 0, 50, 50], 18)[:120].astype(float)
+    panel = pd.DataFrame({"unique_id": "weekly", "ds": dates, "y": y})
+    auto = make_model(
+        "auto",
+        season_length=7,
+        calendar=TradingCalendar("D"),
+        candidates=("naive", "seasonal_naive"),
+    )
+    fc = auto.fit(panel).predict(H)
+    assert auto.choice_["weekly"] == "seasonal_naive"
+    assert np.array_equal(fc["auto"].to_numpy(), y[-7:])
+
+
+def test_unknown_model_names_the_available_ones() -> None:
+    with pytest.raises(ModelError, match="Unknown model 'prophet'.*seasonal_naive"):
+        make_model("prophet")
+
+
+def test_a_backtest_longer_than_the_history_says_what_to_shorten() -> None:
+    panel = _panel(n_series=1, n_days=20)
+    with pytest.raises(ModelError, match="needs more than 28 periods.*--windows"):
+        cutoffs_for(panel, h=14, n_windows=2, step=14)
+
+
+def test_a_third_party_model_registers_like_a_builtin() -> None:
+    @register("test_constant")
+    class Constant(Forecaster):
+        description = "Always 1."
+
+        def fit(self, df, static_df=None):  # type: ignore[no-untyped-def]
+            self.ids_ = df["unique_id"].unique()
+            self.last_ = df["ds"].max()
+            return self
+
+        def predict(self, h, X_df=None, levels=()):  # type: ignore[no-untyped-def]
+            dates = pd.date_range(self.last_, periods=h + 1, freq="D")[1:]
+            return pd.DataFrame(
+                [(u, d, 1.0) for u in self.ids_ for d in dates],
+                columns=["unique_id", "ds", self.alias],
+            )
+
+    try:
+        assert "test_constant" in available_models()
+        cv = make_model("test_constant").cross_validation(_panel(n_series=1), h=3, n_windows=2)
+        assert (cv["test_constant"] == 1.0).all() and len(cv) == 6
+    finally:
+        from trendcast.models import registry
+
+        registry._REGISTRY.pop("test_constant")
