@@ -15,6 +15,13 @@ from trendcast.cli.main import app
 from trendcast.datasets import load_demo_orders
 
 runner = CliRunner()
+M5_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "m5_sample"
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands write their run store into the working directory: keep it out of the repo."""
+    monkeypatch.chdir(tmp_path)
 
 
 def invoke(*args: str | Path) -> tuple[int, str]:
@@ -337,3 +344,34 @@ def test_ingest_writes_the_clean_panel_and_the_cleaning_report(
     report = pd.read_csv(tmp_path / "panel_cleaning.csv")
     assert "cancellations and returns" in set(report["rule"])
     assert "exact duplicates" in output
+
+
+def test_forecast_and_backtest_are_recorded_in_the_store(store_sales: Path, tmp_path: Path) -> None:
+    code, output = invoke(
+        "forecast", "--input", store_sales, "--id-col", "shop", "--id-col", "product",
+        "--time-col", "week", "--target-col", "units", "--horizon", "4", "--model", "naive",
+        "--output", tmp_path / "fc.csv",
+    )
+    assert code == 0, output
+    from trendcast.store import RunStore
+
+    with RunStore(tmp_path / "trendcast.duckdb", read_only=True) as store:
+        runs = store.list_runs()
+        record = store.get_run("latest")
+    assert list(runs["kind"]) == ["forecast"]
+    assert len(record.tables["forecast"]) == 24
+    levels = record.tables["levels"]
+    assert set(levels["level"]) == {"total"}
+    assert levels["y"].sum() == pytest.approx(record.tables["panel"]["y"].sum())
+
+
+@pytest.mark.skipif(not M5_SAMPLE.exists(), reason="the shared M5 sample is not on this machine")
+def test_forecast_reads_an_m5_folder(tmp_path: Path) -> None:
+    out = tmp_path / "m5.csv"
+    code, output = invoke("forecast", "--input", M5_SAMPLE, "--horizon", "28", "--model",
+                          "seasonal_naive", "--output", out)
+    assert code == 0, output
+    fc = pd.read_csv(out)
+    assert list(fc.columns[:2]) == ["id", "date"]
+    assert fc["id"].nunique() == 10 and len(fc) == 280
+    assert fc["date"].min() == "2016-04-25"

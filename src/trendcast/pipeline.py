@@ -39,6 +39,8 @@ __all__ = [
     "backtest",
     "run",
     "RunResult",
+    "data_tables",
+    "record",
     "to_output",
     "write_csv_atomic",
 ]
@@ -82,8 +84,35 @@ def _read_input(
                 price_col=DEMO_COLUMNS["unit_price"],
                 customer_col=DEMO_COLUMNS["customer_id"],
             )
+    if not isinstance(input, pd.DataFrame) and _is_m5_folder(input):
+        return _read_m5(input, columns)
     raw = input if isinstance(input, pd.DataFrame) else read_table(input)
     return raw, columns
+
+
+def _is_m5_folder(path: str | Path) -> bool:
+    folder = Path(path)
+    return folder.is_dir() and (folder / "calendar.csv").exists()
+
+
+def _read_m5(folder: str | Path, columns: ColumnMap | None) -> tuple[pd.DataFrame, ColumnMap]:
+    """The official M5 files as a sales table: one row per item x store and day."""
+    from trendcast.datasets.m5 import load_m5
+
+    m5 = load_m5(folder)
+    table = m5.panel.merge(m5.static_df, on="unique_id", how="left")
+    table = table.rename(columns={"unique_id": "id", "ds": "date", "y": "sales",
+                                  "price": "sell_price"})
+    keep = ["id", "date", "sales", "sell_price", "store_id", "dept_id", "cat_id", "state_id"]
+    given = columns or ColumnMap()
+    return table[keep], ColumnMap(
+        id_cols=given.id_cols or ("id",),
+        time_col=given.time_col or "date",
+        target_col=given.target_col or "sales",
+        price_col=given.price_col or "sell_price",
+        attributes={"store": "store_id", "dept": "dept_id", "category": "cat_id",
+                    "state": "state_id"},
+    )
 
 
 def _model(name: str, data: PreparedData, n_jobs: int) -> Any:
@@ -205,6 +234,47 @@ class RunResult:
     forecast_path: Path | None
     timings: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+
+
+def data_tables(data: PreparedData) -> dict[str, pd.DataFrame]:
+    """The tables every recorded run keeps about its data."""
+    from trendcast.data.hierarchy import aggregate_levels
+
+    return {
+        "cleaning_report": data.report.to_frame(),
+        "series_notes": data.report.series_notes,
+        "panel": data.panel,
+        "static": data.static_df,
+        "levels": aggregate_levels(data.panel, data.static_df),
+    }
+
+
+def record(
+    store_path: str | Path,
+    kind: str,
+    data: PreparedData,
+    config: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    summary: dict[str, Any] | None = None,
+) -> str:
+    """Record a ``forecast`` or ``backtest`` step in the store; returns its run id."""
+    from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
+
+    run_id = new_run_id()
+    with RunStore(store_path) as store:
+        store.save_run(
+            RunRecord(
+                run_id=run_id,
+                created_at=datetime.now(UTC),
+                kind=kind,
+                status="succeeded",
+                input_fingerprint=fingerprint_frame(data.panel),
+                config={**config, "columns": data.columns.to_dict()},
+                summary=summary or {"Series": data.n_series},
+                tables={**data_tables(data), **tables},
+            )
+        )
+    return run_id
 
 
 def _summary(
@@ -344,9 +414,7 @@ def run(
                     config=config,
                     summary={**_summary(data, result, horizon, model), "timings": timings},
                     tables={
-                        "cleaning_report": data.report.to_frame(),
-                        "series_notes": data.report.series_notes,
-                        "panel": data.panel,
+                        **data_tables(data),
                         "leaderboard": result.leaderboard,
                         "segment_leaderboard": result.segment_leaderboard,
                         "metrics": result.per_series,

@@ -192,6 +192,7 @@ def forecast(
     order_col: OrderColOpt = None,
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
+    store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Forecast every product HORIZON periods ahead and write a CSV."""
     say = _Progress()
@@ -205,6 +206,8 @@ def forecast(
         say(f"forecasting {horizon} periods with {model}")
         fc = run_forecast(data, horizon=horizon, model=model, levels=levels, n_jobs=jobs)
         path = write_csv_atomic(to_output(fc, data), output)
+        _record(store, "forecast", data, {"horizon": horizon, "model": model, "levels": levels},
+                {"forecast": fc})
         counts = fc["model"].value_counts()
         say("models used: " + ", ".join(f"{k} ({v // horizon})" for k, v in counts.items()))
         typer.echo(f"Wrote {len(fc):,} rows for {data.n_series:,} series to {path}")
@@ -233,6 +236,7 @@ def backtest(
     order_col: OrderColOpt = None,
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
+    store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Rolling-origin backtest of several models; writes the leaderboard."""
     say = _Progress()
@@ -255,10 +259,26 @@ def backtest(
             progress=say,
         )
         write_csv_atomic(result.leaderboard, output)
+        _record(store, "backtest", data,
+                {"horizon": horizon, "windows": windows, "step": step, "levels": levels},
+                {"leaderboard": result.leaderboard, "metrics": result.per_series,
+                 "segment_leaderboard": result.segment_leaderboard, "backtest": result.backtest})
         seg_path = output.with_name(output.stem + "_by_segment.csv")
         write_csv_atomic(result.segment_leaderboard, seg_path)
         _print_board(result.leaderboard)
         typer.echo(f"Wrote the leaderboard to {output} and per segment to {seg_path}")
+
+
+def _record(store: str, kind: str, data: Any, config: dict[str, Any], tables: Any) -> None:
+    """Keep the step in the run store; a store that cannot be written costs only the record."""
+    from trendcast.exceptions import StoreError
+    from trendcast.pipeline import record
+
+    try:
+        run_id = record(store, kind, data, config, tables)
+        _echo(f"recorded as run {run_id} in {store}")
+    except StoreError as exc:
+        _echo(f"Warning: the run was not recorded: {exc}")
 
 
 def _print_board(board: Any) -> None:

@@ -148,6 +148,10 @@ def run_backtest(
         frames.insert(0, auto_long.drop(columns="chosen"))
         say(f"backtest auto: per-series choice over {len(needed)} candidates")
     backtest = pd.concat(frames, ignore_index=True)
+    # score every model on the same series: those old enough for every model's windows
+    counts = backtest.groupby("unique_id")["model"].nunique()
+    common = counts.index[counts == backtest["model"].nunique()]
+    backtest = backtest[backtest["unique_id"].isin(common)].reset_index(drop=True)
     history = panel[[c for c in ("unique_id", "ds", "y", "price") if c in panel.columns]]
     per_series = evaluate(backtest, history, season, levels)
     segments = classify_demand(panel[panel["ds"] <= cutoffs[0]][["unique_id", "ds", "y"]])

@@ -70,7 +70,7 @@ class AutoSelect(Forecaster):
         calendar: TradingCalendar | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         selection_windows: int = 2,
-        margin: float = 0.05,
+        margin: float = 0.3,
         n_jobs: int = 1,
         **params: Any,
     ) -> None:
