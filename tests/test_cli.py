@@ -348,9 +348,23 @@ def test_ingest_writes_the_clean_panel_and_the_cleaning_report(
 
 def test_forecast_and_backtest_are_recorded_in_the_store(store_sales: Path, tmp_path: Path) -> None:
     code, output = invoke(
-        "forecast", "--input", store_sales, "--id-col", "shop", "--id-col", "product",
-        "--time-col", "week", "--target-col", "units", "--horizon", "4", "--model", "naive",
-        "--output", tmp_path / "fc.csv",
+        "forecast",
+        "--input",
+        store_sales,
+        "--id-col",
+        "shop",
+        "--id-col",
+        "product",
+        "--time-col",
+        "week",
+        "--target-col",
+        "units",
+        "--horizon",
+        "4",
+        "--model",
+        "naive",
+        "--output",
+        tmp_path / "fc.csv",
     )
     assert code == 0, output
     from trendcast.store import RunStore
@@ -368,8 +382,17 @@ def test_forecast_and_backtest_are_recorded_in_the_store(store_sales: Path, tmp_
 @pytest.mark.skipif(not M5_SAMPLE.exists(), reason="the shared M5 sample is not on this machine")
 def test_forecast_reads_an_m5_folder(tmp_path: Path) -> None:
     out = tmp_path / "m5.csv"
-    code, output = invoke("forecast", "--input", M5_SAMPLE, "--horizon", "28", "--model",
-                          "seasonal_naive", "--output", out)
+    code, output = invoke(
+        "forecast",
+        "--input",
+        M5_SAMPLE,
+        "--horizon",
+        "28",
+        "--model",
+        "seasonal_naive",
+        "--output",
+        out,
+    )
     assert code == 0, output
     fc = pd.read_csv(out)
     assert list(fc.columns[:2]) == ["id", "date"]

@@ -101,8 +101,9 @@ def _read_m5(folder: str | Path, columns: ColumnMap | None) -> tuple[pd.DataFram
 
     m5 = load_m5(folder)
     table = m5.panel.merge(m5.static_df, on="unique_id", how="left")
-    table = table.rename(columns={"unique_id": "id", "ds": "date", "y": "sales",
-                                  "price": "sell_price"})
+    table = table.rename(
+        columns={"unique_id": "id", "ds": "date", "y": "sales", "price": "sell_price"}
+    )
     keep = ["id", "date", "sales", "sell_price", "store_id", "dept_id", "cat_id", "state_id"]
     given = columns or ColumnMap()
     return table[keep], ColumnMap(
@@ -110,8 +111,12 @@ def _read_m5(folder: str | Path, columns: ColumnMap | None) -> tuple[pd.DataFram
         time_col=given.time_col or "date",
         target_col=given.target_col or "sales",
         price_col=given.price_col or "sell_price",
-        attributes={"store": "store_id", "dept": "dept_id", "category": "cat_id",
-                    "state": "state_id"},
+        attributes={
+            "store": "store_id",
+            "dept": "dept_id",
+            "category": "cat_id",
+            "state": "state_id",
+        },
     )
 
 

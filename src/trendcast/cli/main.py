@@ -206,8 +206,13 @@ def forecast(
         say(f"forecasting {horizon} periods with {model}")
         fc = run_forecast(data, horizon=horizon, model=model, levels=levels, n_jobs=jobs)
         path = write_csv_atomic(to_output(fc, data), output)
-        _record(store, "forecast", data, {"horizon": horizon, "model": model, "levels": levels},
-                {"forecast": fc})
+        _record(
+            store,
+            "forecast",
+            data,
+            {"horizon": horizon, "model": model, "levels": levels},
+            {"forecast": fc},
+        )
         counts = fc["model"].value_counts()
         say("models used: " + ", ".join(f"{k} ({v // horizon})" for k, v in counts.items()))
         typer.echo(f"Wrote {len(fc):,} rows for {data.n_series:,} series to {path}")
@@ -259,10 +264,18 @@ def backtest(
             progress=say,
         )
         write_csv_atomic(result.leaderboard, output)
-        _record(store, "backtest", data,
-                {"horizon": horizon, "windows": windows, "step": step, "levels": levels},
-                {"leaderboard": result.leaderboard, "metrics": result.per_series,
-                 "segment_leaderboard": result.segment_leaderboard, "backtest": result.backtest})
+        _record(
+            store,
+            "backtest",
+            data,
+            {"horizon": horizon, "windows": windows, "step": step, "levels": levels},
+            {
+                "leaderboard": result.leaderboard,
+                "metrics": result.per_series,
+                "segment_leaderboard": result.segment_leaderboard,
+                "backtest": result.backtest,
+            },
+        )
         seg_path = output.with_name(output.stem + "_by_segment.csv")
         write_csv_atomic(result.segment_leaderboard, seg_path)
         _print_board(result.leaderboard)

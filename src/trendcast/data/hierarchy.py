@@ -32,7 +32,7 @@ def aggregate_levels(panel: pd.DataFrame, static_df: pd.DataFrame | None = None)
     """
     frames = []
     attributes = [] if static_df is None else [c for c in static_df.columns if c != "unique_id"]
-    if attributes:
+    if static_df is not None and attributes:
         merged = panel[["unique_id", "ds", "y"]].merge(static_df, on="unique_id", how="left")
         for level in attributes:
             keyed = merged.assign(key=merged[level].astype("string").fillna("(none)"))

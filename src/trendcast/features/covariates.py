@@ -1,0 +1,125 @@
+"""Price, promotion and user-behaviour covariates per product and period.
+
+Three kinds, after darts:
+
+- future-known (price, promotion, calendar): must be supplied for the forecast
+  horizon; when the user gives no future prices the last price is carried
+  forward and promotions are assumed off, and the docs say so;
+- past-only (views, carts, favourites, purchases, conversion): known only up
+  to the forecast origin, so models use them lagged by at least the horizon;
+- static (category, brand, store): ``PreparedData.static_df``.
+
+Nothing here looks past a row's own period: relative prices compare with the
+median of the *previous* ``window`` periods.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from trendcast.data.calendar import TradingCalendar
+from trendcast.data.parse import parse_dates
+from trendcast.exceptions import InputError, format_examples
+
+__all__ = ["price_features", "behaviour_features", "BEHAVIOURS", "normalise_behaviour"]
+
+BEHAVIOURS: dict[str, tuple[str, ...]] = {
+    "views": ("pv", "view", "views", "click", "impression", "detail", "浏览", "点击"),
+    "carts": ("cart", "addtocart", "add_to_cart", "add-to-cart", "加购", "加入购物车"),
+    "favourites": ("fav", "favorite", "favourite", "wishlist", "like", "收藏"),
+    "purchases": ("buy", "purchase", "transaction", "order", "checkout", "购买", "下单"),
+}
+
+
+def normalise_behaviour(values: pd.Series) -> pd.Series:
+    """Map raw behaviour labels (pv, addtocart, 收藏, ...) to views/carts/favourites/purchases."""
+    lookup = {re.sub(r"[\s_\-]", "", v.lower()): k for k, vs in BEHAVIOURS.items() for v in vs}
+    key = values.astype("string").str.lower().str.replace(r"[\s_\-]", "", regex=True)
+    return key.map(lookup)
+
+
+def price_features(panel: pd.DataFrame, window: int = 28) -> pd.DataFrame:
+    """Price and promotion features: ``unique_id, ds`` plus the columns below.
+
+    ``price``; ``rel_price`` (price / median price of the previous ``window``
+    periods); ``discount`` (depth below that median, 0..1); ``price_change``
+    (relative change from the previous period); ``promo`` when the panel has it.
+    A panel without ``price`` gives only ``promo`` (or nothing).
+    """
+    out = panel[["unique_id", "ds"]].copy()
+    if "price" in panel.columns:
+        price = panel.groupby("unique_id")["price"].transform(lambda s: s.ffill().bfill())
+        ref = price.groupby(panel["unique_id"]).transform(
+            lambda s: s.shift(1).rolling(window, min_periods=1).median()
+        )
+        ref = ref.fillna(price)
+        out["price"] = price
+        out["rel_price"] = (price / ref.replace(0, np.nan)).fillna(1.0)
+        out["discount"] = (1 - out["rel_price"]).clip(lower=0)
+        prev = price.groupby(panel["unique_id"]).shift(1)
+        out["price_change"] = ((price - prev) / prev.replace(0, np.nan)).fillna(0.0)
+    if "promo" in panel.columns:
+        out["promo"] = panel["promo"].fillna(0).astype(float)
+    return out
+
+
+def behaviour_features(
+    events: pd.DataFrame,
+    calendar: TradingCalendar,
+    *,
+    product_col: str,
+    behaviour_col: str,
+    time_col: str,
+    user_col: str | None = None,
+) -> pd.DataFrame:
+    """Counts of views, carts, favourites and purchases per product and period, and rates.
+
+    ``events`` has one row per user action. Returns ``unique_id, ds, views,
+    carts, favourites, purchases, cart_rate, conversion, buyers`` (``buyers``:
+    distinct users who bought, when ``user_col`` is given). Rates are NaN-free:
+    a period without views has rate 0.
+    """
+    missing = [c for c in (product_col, behaviour_col, time_col, user_col) if c and c not in events]
+    if missing:
+        raise InputError(
+            f"Columns missing from the behaviour table: {missing}. It has {list(events.columns)}."
+        )
+    kind = normalise_behaviour(events[behaviour_col])
+    unknown = events.loc[kind.isna(), behaviour_col].dropna().unique()
+    if len(unknown) == len(events[behaviour_col].dropna().unique()):
+        raise InputError(
+            f"No known behaviour types in {behaviour_col!r}: {format_examples(unknown)}. "
+            f"Use labels like {sorted(v for vs in BEHAVIOURS.values() for v in vs[:2])}."
+        )
+    ts = parse_dates(events[time_col])
+    frame = pd.DataFrame(
+        {
+            "unique_id": events[product_col].astype("string").str.strip(),
+            "ds": calendar.floor(ts),
+            "kind": kind,
+        }
+    )
+    if user_col:
+        frame["user"] = events[user_col].astype("string")
+    frame = frame.dropna(subset=["unique_id", "ds", "kind"])
+    counts = frame.pivot_table(
+        index=["unique_id", "ds"],
+        columns="kind",
+        values="unique_id" if not user_col else "user",
+        aggfunc="size",
+        fill_value=0,
+    )
+    counts = counts.reindex(columns=list(BEHAVIOURS), fill_value=0).astype(float)
+    out = counts.reset_index()
+    out.columns.name = None
+    views = out["views"].replace(0, np.nan)
+    out["cart_rate"] = (out["carts"] / views).fillna(0.0)
+    out["conversion"] = (out["purchases"] / views).fillna(0.0)
+    if user_col:
+        buyers = frame[frame["kind"] == "purchases"].groupby(["unique_id", "ds"])["user"].nunique()
+        out = out.merge(buyers.rename("buyers").reset_index(), on=["unique_id", "ds"], how="left")
+        out["buyers"] = out["buyers"].fillna(0.0)
+    return out.sort_values(["unique_id", "ds"], ignore_index=True)
