@@ -74,7 +74,13 @@ def test_every_model_backtests_on_common_cutoffs_with_actuals(
 @pytest.mark.parametrize("name", available_models())
 def test_every_model_declares_its_capabilities(name: str) -> None:
     row = models_table().set_index("model").loc[name]
-    assert row["family"] in {"baseline", "statistical", "intermittent", "ensemble"}
+    assert row["family"] in {
+        "baseline",
+        "statistical",
+        "intermittent",
+        "ensemble",
+        "machine_learning",
+    }
     assert isinstance(row["description"], str) and row["description"]
     assert row["intervals"]
 

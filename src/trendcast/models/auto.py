@@ -30,13 +30,13 @@ import pandas as pd
 
 from trendcast.data.calendar import TradingCalendar
 from trendcast.models.base import Forecaster, interval_columns
+from trendcast.models.intervals import residual_offsets
 from trendcast.models.registry import make_model, register
 from trendcast.models.statistical import sf_cross_validation, sf_forecast
 
 __all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES"]
 
 ENSEMBLE = "median_ensemble"
-MIN_RESIDUALS = 10
 # candidates whose intervals come from a fitted model, not from a few windows of errors
 WIDTH_MODELS = ("auto_ets", "auto_theta", "auto_arima")
 DEFAULT_CANDIDATES: tuple[str, ...] = (
@@ -121,25 +121,13 @@ class AutoSelect(Forecaster):
     def residual_offsets(
         self, cv: pd.DataFrame, choice: pd.Series, levels: Sequence[int]
     ) -> pd.DataFrame:
-        """Per series, quantiles of the chosen model's errors (actual - forecast) over ``cv``.
-
-        Added to a point forecast they give empirical intervals: lower bound at
-        quantile ``(100 - L) / 200``, upper at ``1 - (100 - L) / 200``. Series with
-        fewer than ``MIN_RESIDUALS`` errors get none (the model's own bounds stay).
-        """
+        """Per series, quantiles of the chosen model's errors over ``cv`` (see ``intervals``)."""
         names = [*self.candidates, ENSEMBLE]
         chosen = cv["unique_id"].map(choice).fillna(ENSEMBLE).to_numpy()
         idx = np.array([names.index(c) for c in chosen])
         point = cv[names].to_numpy()[np.arange(len(cv)), idx]
-        resid = pd.Series(cv["y"].to_numpy() - point, index=cv["unique_id"].to_numpy())
-        grouped = resid.groupby(level=0)
-        counts = grouped.size()
-        out = pd.DataFrame(index=counts.index[counts >= MIN_RESIDUALS])
-        for level in sorted(levels):
-            tail = (100 - level) / 200
-            out[f"-lo-{level}"] = grouped.quantile(tail).reindex(out.index)
-            out[f"-hi-{level}"] = grouped.quantile(1 - tail).reindex(out.index)
-        return out
+        errors = pd.Series(cv["y"].to_numpy() - point, index=cv["unique_id"].to_numpy())
+        return residual_offsets(errors, levels)
 
     def _with_ensemble(self, wide: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
         return pd.concat([wide, median_ensemble(wide, self.candidates, levels)], axis=1)

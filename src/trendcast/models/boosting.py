@@ -6,14 +6,17 @@ static attributes, with a Tweedie objective that suits intermittent,
 non-negative demand. ``linear``: a ridge regression on the same features, the
 interpretable baseline; its coefficients are kept in ``coefficients_``.
 
-Prediction intervals are conformal (mlforecast's ``PredictionIntervals``)
-over two windows of the training data. Series too short for the lags get
+Prediction intervals are empirical (split conformal): the quantiles of the
+model's own errors on refits over the last two windows of the training data
+(:mod:`trendcast.models.intervals`). Series too short for the lags get
 HistoricAverage, as in the statistical family.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -23,6 +26,7 @@ from trendcast.data.calendar import TradingCalendar
 from trendcast.exceptions import MissingDependencyError
 from trendcast.features.calendar import calendar_features
 from trendcast.models.base import Forecaster, interval_columns
+from trendcast.models.intervals import apply_offsets, residual_offsets
 from trendcast.models.registry import register
 from trendcast.models.statistical import FALLBACK_MODEL, HistoricAverage, _Grid
 
@@ -37,6 +41,14 @@ CALENDAR_COLUMNS = (
     "is_month_end",
     "days_to_festival",
 )
+
+
+@contextmanager
+def _quiet_young_series() -> Iterator[None]:
+    """mlforecast warns when young products have no value yet for a lag; that is expected."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(null values|too short|dropped completely).*")
+        yield
 
 
 def _require(module: str, package: str) -> Any:
@@ -145,26 +157,48 @@ class MLForecastModel(Forecaster):
 
     # -- protocol -----------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Self:
-        mlf_utils = _require("mlforecast.utils", "mlforecast")
         lengths = df.groupby("unique_id").size()
         self.short_ = set(lengths.index[lengths < self.min_length()])
         self.train_ = df
         self.static_df_ = self._prepare_static(static_df)
-        long_df = df[~df["unique_id"].isin(self.short_)]
         self.covariates_ = [c for c in df.columns if c not in ("unique_id", "ds", "y")]
+        self.grid_ = _Grid(df, self.calendar_, 0)
+        long_df = df[~df["unique_id"].isin(self.short_)]
         self.model_ = None
+        self.design_ = None
         if len(long_df):
-            self.grid_ = _Grid(df, self.calendar_, 0)
-            design = self._design(long_df, self.grid_, self.static_df_)
-            self.model_ = self._mlforecast()
-            self.h_conformal_ = None
-            self.design_ = design
-            self._fit_kwargs = {
-                "static_features": self._static_columns(self.static_df_),
-                "prediction_intervals": None,
-            }
-            self._mlf_utils = mlf_utils
+            self.design_ = self._design(long_df, self.grid_, self.static_df_)
+            with _quiet_young_series():
+                self.model_ = self._mlforecast().fit(
+                    self.design_, static_features=self._static_columns(self.static_df_)
+                )
+        self.offsets_: dict[tuple[int, tuple[int, ...]], pd.DataFrame] = {}
+        self.importance_ = self._importance()
         return self
+
+    def _offsets(self, h: int, levels: Sequence[int]) -> pd.DataFrame:
+        """Error quantiles from refits on the last ``conformal_windows`` windows of ``h``."""
+        key = (h, tuple(levels))
+        if key not in self.offsets_:
+            assert self.design_ is not None
+            periods = self.design_["ds"].nunique()
+            windows = min(self.conformal_windows, max((periods - self.min_length()) // h, 0))
+            if windows < 1:
+                self.offsets_[key] = pd.DataFrame()
+            else:
+                with _quiet_young_series():
+                    cv = self._mlforecast().cross_validation(
+                        self.design_,
+                        n_windows=windows,
+                        h=h,
+                        step_size=h,
+                        static_features=self._static_columns(self.static_df_),
+                    )
+                errors = pd.Series(
+                    (cv["y"] - cv[self.alias].clip(lower=0)).to_numpy(), index=cv["unique_id"]
+                )
+                self.offsets_[key] = residual_offsets(errors, levels)
+        return self.offsets_[key]
 
     def _future_design(self, h: int, X_df: pd.DataFrame | None, ids: Sequence[str]) -> pd.DataFrame:
         end = self.train_["ds"].max()
@@ -182,9 +216,8 @@ class MLForecastModel(Forecaster):
                 # no future value given: carry the last known one (prices) or assume off (promo)
                 fill = 0.0 if col == "promo" else future["unique_id"].map(last[col])
                 future[col] = future[col].fillna(fill)
-        grid = _Grid(self.train_, self.calendar_, h)
         future["y"] = 0.0
-        design = self._design(future, grid, None)
+        design = self._design(future, _Grid(self.train_, self.calendar_, h), None)
         return design.drop(columns=["y"])
 
     def predict(
@@ -192,31 +225,16 @@ class MLForecastModel(Forecaster):
     ) -> pd.DataFrame:
         levels = sorted(levels)
         frames = []
+        cols = [self.alias, *interval_columns(self.alias, levels)]
         ids_long = sorted(set(self.train_["unique_id"]) - self.short_)
         if self.model_ is not None and ids_long:
-            intervals = (
-                self._mlf_utils.PredictionIntervals(n_windows=self.conformal_windows, h=h)
-                if levels
-                else None
-            )
-            try:
-                self.model_.fit(
-                    self.design_,
-                    static_features=self._fit_kwargs["static_features"],
-                    prediction_intervals=intervals,
-                )
-            except ValueError:
-                # too little history for conformal windows: fit without intervals
-                self.model_.fit(self.design_, static_features=self._fit_kwargs["static_features"])
-                intervals = None
-            future = self._future_design(h, X_df, ids_long)
-            fc = self.model_.predict(h, X_df=future, level=list(levels) if intervals else None)
-            grid = _Grid(self.train_, self.calendar_, h)
-            fc["ds"] = grid.to_dates(fc["ds"])
-            for col in interval_columns(self.alias, levels):
-                if col not in fc.columns:
-                    fc[col] = np.nan
-            frames.append(fc)
+            with _quiet_young_series():
+                fc = self.model_.predict(h, X_df=self._future_design(h, X_df, ids_long))
+            fc["ds"] = _Grid(self.train_, self.calendar_, h).to_dates(fc["ds"])
+            fc[self.alias] = fc[self.alias].clip(lower=0.0)
+            if levels:
+                fc = apply_offsets(fc, self.alias, self._offsets(h, levels), levels)
+            frames.append(fc[["unique_id", "ds", *cols]])
         self.fallback_ = set(self.short_)
         if self.short_:
             fb = HistoricAverage(season_length=self.season_length, calendar=self.calendar_)
@@ -224,12 +242,9 @@ class MLForecastModel(Forecaster):
                 h, levels=levels
             )
             short_fc.columns = [c.replace(FALLBACK_MODEL, self.alias) for c in short_fc.columns]
-            frames.append(short_fc)
+            frames.append(short_fc[["unique_id", "ds", *cols]])
         out = pd.concat(frames, ignore_index=True)
-        cols = [self.alias, *interval_columns(self.alias, levels)]
-        out[cols] = out[cols].clip(lower=0.0)
-        self.importance_ = self._importance()
-        return out[["unique_id", "ds", *cols]].sort_values(["unique_id", "ds"], ignore_index=True)
+        return out.sort_values(["unique_id", "ds"], ignore_index=True)
 
     def _importance(self) -> pd.DataFrame:
         return pd.DataFrame(columns=["feature", "importance"])
@@ -277,8 +292,12 @@ class LinearModel(MLForecastModel):
         linear = _require("sklearn.linear_model", "scikit-learn")
         pipeline = _require("sklearn.pipeline", "scikit-learn")
         preprocessing = _require("sklearn.preprocessing", "scikit-learn")
+        impute = _require("sklearn.impute", "scikit-learn")
+        # a product younger than the longest lag has no value there yet: no sales
         return pipeline.make_pipeline(
-            preprocessing.StandardScaler(), linear.Ridge(alpha=self.params.get("alpha", 1.0))
+            impute.SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True),
+            preprocessing.StandardScaler(),
+            linear.Ridge(alpha=self.params.get("alpha", 1.0)),
         )
 
     def _importance(self) -> pd.DataFrame:
