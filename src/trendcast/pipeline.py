@@ -28,6 +28,7 @@ from trendcast.data.io import read_table
 from trendcast.data.prepare import InputMode, PreparedData, prepare_sales
 from trendcast.evaluation.backtest import DEFAULT_BACKTEST_MODELS, BacktestResult, run_backtest
 from trendcast.exceptions import ConfigError
+from trendcast.features.covariates import model_frame
 from trendcast.models.auto import AutoSelect
 from trendcast.models.base import interval_columns
 from trendcast.models.registry import make_model
@@ -146,8 +147,13 @@ def forecast(
     levels: Sequence[int] = (80, 95),
     n_jobs: int = 1,
     selection_cv: pd.DataFrame | None = None,
+    X_df: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast every series ``horizon`` periods past the end of the data.
+
+    ``X_df`` holds planned future prices or promotions (``unique_id, ds, price,
+    promo``) for models that use them; without it the last price is carried
+    forward and promotions are off.
 
     Returns ``unique_id, ds, forecast, forecast-lo-L, forecast-hi-L..., model``.
     """
@@ -158,13 +164,20 @@ def forecast(
         m.selection_cv_ = selection_cv
     if isinstance(m, AutoSelect):
         _check_history(data, horizon, m.selection_windows)
-    fc = m.fit(data.panel[["unique_id", "ds", "y"]]).predict(horizon, levels=levels)
+    frame = model_frame(data.panel, m.supports_future_covariates)
+    static = _static(data) if m.supports_static_covariates else None
+    fc = m.fit(frame, static_df=static).predict(horizon, X_df=X_df, levels=levels)
     cols = [m.alias, *interval_columns(m.alias, levels)]
     out = fc[["unique_id", "ds", *cols]].rename(
         columns={c: "forecast" + c[len(m.alias) :] for c in cols}
     )
     out["model"] = _model_column(m, model, fc).to_numpy()
     return out.reset_index(drop=True)
+
+
+def _static(data: PreparedData) -> pd.DataFrame | None:
+    """Static attributes, when the data has any beyond the id."""
+    return data.static_df if len(data.static_df.columns) > 1 else None
 
 
 def _check_history(data: PreparedData, horizon: int, windows: int) -> None:
@@ -201,6 +214,7 @@ def backtest(
         levels=levels,
         n_jobs=n_jobs,
         progress=progress,
+        static_df=_static(data),
     )
 
 

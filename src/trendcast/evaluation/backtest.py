@@ -20,6 +20,7 @@ from trendcast.evaluation.leaderboard import leaderboard, segment_leaderboard
 from trendcast.evaluation.metrics import evaluate
 from trendcast.evaluation.segments import classify_demand
 from trendcast.exceptions import ConfigError
+from trendcast.features.covariates import model_frame
 from trendcast.models.auto import AutoSelect
 from trendcast.models.base import interval_columns
 from trendcast.models.registry import available_models, make_model
@@ -86,6 +87,7 @@ def run_backtest(
     levels: Sequence[int] = (80, 95),
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    static_df: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Backtest ``models`` on ``panel`` and score them.
 
@@ -98,13 +100,14 @@ def run_backtest(
         ``step`` periods apart (default: ``horizon``).
     progress
         Called with a line per finished model.
+    static_df
+        Static attributes (category, store...) for models that use them.
     """
     step = step or horizon
     models = _check_models(models)
     levels = sorted(levels)
     say = progress or (lambda _msg: None)
     season = calendar.season_length
-    data = panel[["unique_id", "ds", "y"]]
     timings: dict[str, float] = {}
     wides: dict[str, pd.DataFrame] = {}
     auto: AutoSelect | None = None
@@ -122,7 +125,15 @@ def run_backtest(
         model = make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs)
         n_win = total_windows if name in needed else windows
         started = time.perf_counter()
-        wide = model.cross_validation(data, h=horizon, n_windows=n_win, step=step, levels=levels)
+        frame = model_frame(panel, model.supports_future_covariates)
+        wide = model.cross_validation(
+            frame,
+            h=horizon,
+            n_windows=n_win,
+            step=step,
+            levels=levels,
+            static_df=static_df if model.supports_static_covariates else None,
+        )
         timings[name] = time.perf_counter() - started
         wides[name] = wide
         say(f"backtest {name}: {timings[name]:.1f}s")

@@ -24,7 +24,13 @@ from trendcast.data.calendar import TradingCalendar
 from trendcast.data.parse import parse_dates
 from trendcast.exceptions import InputError, format_examples
 
-__all__ = ["price_features", "behaviour_features", "BEHAVIOURS", "normalise_behaviour"]
+__all__ = [
+    "price_features",
+    "behaviour_features",
+    "BEHAVIOURS",
+    "normalise_behaviour",
+    "model_frame",
+]
 
 BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "views": ("pv", "view", "views", "click", "impression", "detail", "浏览", "点击"),
@@ -123,3 +129,14 @@ def behaviour_features(
         out = out.merge(buyers.rename("buyers").reset_index(), on=["unique_id", "ds"], how="left")
         out["buyers"] = out["buyers"].fillna(0.0)
     return out.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def model_frame(panel: pd.DataFrame, future_covariates: bool) -> pd.DataFrame:
+    """What a model is fitted on: ``unique_id, ds, y``, plus the future-known price and
+    promotion features when the model can use them."""
+    base = panel[["unique_id", "ds", "y"]].reset_index(drop=True)
+    if not future_covariates:
+        return base
+    feats = price_features(panel.reset_index(drop=True))
+    extra = feats.drop(columns=["unique_id", "ds"])
+    return pd.concat([base, extra], axis=1) if len(extra.columns) else base

@@ -109,9 +109,16 @@ class Forecaster(ABC):
         """Rolling-origin forecasts: refit on data up to each cutoff and forecast ``h``."""
         step = step or h
         frames = []
+        covariates = [c for c in df.columns if c not in ("unique_id", "ds", "y")]
+        dates = pd.DatetimeIndex(df["ds"].unique()).sort_values()
         for cutoff in cutoffs_for(df, h, n_windows, step):
             train = df[df["ds"] <= cutoff]
-            fc = self.fit(train, static_df=static_df).predict(h, levels=levels)
+            X_df = None
+            if covariates and self.supports_future_covariates:
+                # future-known covariates (planned prices, promotions) of the window itself
+                window = dates[(dates > cutoff)][:h]
+                X_df = df.loc[df["ds"].isin(window), ["unique_id", "ds", *covariates]]
+            fc = self.fit(train, static_df=static_df).predict(h, X_df=X_df, levels=levels)
             fc.insert(2, "cutoff", cutoff)
             frames.append(fc)
         out = pd.concat(frames, ignore_index=True)
