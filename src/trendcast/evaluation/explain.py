@@ -86,10 +86,14 @@ def drivers_summary(contributions: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     """
     frame = contributions.assign(driver=contributions["feature"].map(driver_of))
     per = frame.groupby(["unique_id", "driver", "step"])["contribution"].sum().reset_index()
-    agg = per.groupby(["unique_id", "driver"])["contribution"].agg(
-        effect="mean", strength=lambda s: s.abs().mean()
+    per["strength"] = per["contribution"].abs()
+    agg = (
+        per.groupby(["unique_id", "driver"])[["contribution", "strength"]]
+        .mean()
+        .rename(columns={"contribution": "effect"})
+        .reset_index()
+        .sort_values(["unique_id", "strength"], ascending=[True, False])
     )
-    agg = agg.reset_index().sort_values(["unique_id", "strength"], ascending=[True, False])
     agg["rank"] = agg.groupby("unique_id").cumcount() + 1
     agg = agg[agg["rank"] <= top]
     agg["direction"] = np.where(agg["effect"] >= 0, "raises", "lowers")
