@@ -21,9 +21,9 @@ from trendcast.evaluation.metrics import evaluate
 from trendcast.evaluation.segments import classify_demand
 from trendcast.exceptions import ConfigError
 from trendcast.features.covariates import model_frame
-from trendcast.models.auto import AutoSelect
 from trendcast.models.base import interval_columns
 from trendcast.models.registry import available_models, make_model
+from trendcast.models.statistical import StatsForecastModel
 
 __all__ = ["BacktestResult", "run_backtest", "to_long", "DEFAULT_BACKTEST_MODELS"]
 
@@ -88,6 +88,7 @@ def run_backtest(
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
     static_df: pd.DataFrame | None = None,
+    time_budget: float | None = None,
 ) -> BacktestResult:
     """Backtest ``models`` on ``panel`` and score them.
 
@@ -102,6 +103,8 @@ def run_backtest(
         Called with a line per finished model.
     static_df
         Static attributes (category, store...) for models that use them.
+    time_budget
+        Seconds ``auto`` may spend; with a budget it considers every model family.
     """
     step = step or horizon
     models = _check_models(models)
@@ -109,55 +112,59 @@ def run_backtest(
     say = progress or (lambda _msg: None)
     season = calendar.season_length
     timings: dict[str, float] = {}
-    wides: dict[str, pd.DataFrame] = {}
-    auto: AutoSelect | None = None
+    frames: list[pd.DataFrame] = []
+    candidate_cv = None
+    reused: set[str] = set()
+    cutoffs: list[pd.Timestamp] = []
     if "auto" in models:
-        auto = make_model("auto", season_length=season, calendar=calendar, n_jobs=n_jobs)
-        extra = auto.selection_windows
-        needed = [m for m in auto.candidates]
-    else:
-        extra = 0
-        needed = []
-    singles = [m for m in models if m != "auto"]
-    total_windows = windows + extra
-    # each model once, over enough windows for auto's selection too; timed separately
-    for name in dict.fromkeys([*needed, *singles]):
-        model = make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs)
-        n_win = total_windows if name in needed else windows
+        # auto backtests its candidates over extra, earlier windows for its choice; the
+        # statistical candidates' own scores come from the same runs
+        auto = make_model(
+            "auto", season_length=season, calendar=calendar, n_jobs=n_jobs, time_budget=time_budget
+        )
         started = time.perf_counter()
-        frame = model_frame(panel, model.supports_future_covariates)
-        wide = model.cross_validation(
-            frame,
+        auto_long = auto.cross_validation(
+            model_frame(panel, True),
             h=horizon,
-            n_windows=n_win,
+            n_windows=windows,
+            step=step,
+            levels=levels,
+            static_df=static_df,
+        )
+        timings["auto"] = time.perf_counter() - started
+        candidate_cv = auto.candidate_cv_
+        cutoffs = sorted(auto_long["cutoff"].unique())
+        for name, seconds in auto.timings_.items():
+            if name in models and isinstance(make_model(name), StatsForecastModel):
+                timings[name] = seconds
+                reused.add(name)
+                window = candidate_cv[candidate_cv["cutoff"].isin(cutoffs)]
+                frames.append(to_long(window, [name], levels))
+        auto_long = auto_long.rename(
+            columns=lambda c: "forecast" + c[4:] if c.startswith("auto") else c
+        ).drop(columns="model")
+        auto_long.insert(4, "model", "auto")
+        frames.insert(0, auto_long)
+        skipped = f"; skipped {auto.skipped_}" if auto.skipped_ else ""
+        say(
+            f"backtest auto: {timings['auto']:.1f}s over {len(auto.candidates_)} candidates"
+            f"{skipped}"
+        )
+    for name in [m for m in models if m != "auto" and m not in reused]:
+        model = make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs)
+        started = time.perf_counter()
+        wide = model.cross_validation(
+            model_frame(panel, model.supports_future_covariates),
+            h=horizon,
+            n_windows=windows,
             step=step,
             levels=levels,
             static_df=static_df if model.supports_static_covariates else None,
         )
         timings[name] = time.perf_counter() - started
-        wides[name] = wide
+        cutoffs = cutoffs or sorted(wide["cutoff"].unique())
+        frames.append(to_long(wide, [name], levels))
         say(f"backtest {name}: {timings[name]:.1f}s")
-    cutoffs = sorted(next(iter(wides.values()))["cutoff"].unique())[-windows:]
-    frames = []
-    for name in singles:
-        w = wides[name]
-        frames.append(to_long(w[w["cutoff"].isin(cutoffs)], [name], levels))
-    candidate_cv = None
-    if auto is not None:
-        key = ["unique_id", "ds", "cutoff", "y"]
-        candidate_cv = wides[needed[0]]
-        for name in needed[1:]:
-            candidate_cv = candidate_cv.merge(wides[name].drop(columns="y"), on=key[:3])
-        started = time.perf_counter()
-        auto_long = auto.select_over_windows(candidate_cv, horizon, windows, step, levels)
-        timings["auto"] = sum(timings[n] for n in needed) + time.perf_counter() - started
-        auto_long = auto_long.rename(
-            columns=lambda c: "forecast" + c[4:] if c.startswith("auto") else c
-        )
-        auto_long = auto_long.rename(columns={"model": "chosen"})
-        auto_long.insert(4, "model", "auto")
-        frames.insert(0, auto_long.drop(columns="chosen"))
-        say(f"backtest auto: per-series choice over {len(needed)} candidates")
     backtest = pd.concat(frames, ignore_index=True)
     # score every model on the same series: those old enough for every model's windows
     counts = backtest.groupby("unique_id")["model"].nunique()

@@ -1,4 +1,4 @@
-"""``auto``: per-series model choice (or a median ensemble) by rolling-origin error.
+"""``auto``: per-series model choice (or an ensemble) by rolling-origin error.
 
 For each series, auto compares its candidates and their median ensemble on
 the most recent ``selection_windows`` backtest windows and forecasts with the
@@ -6,22 +6,32 @@ one with the lowest mean absolute error. Choices use only data before the
 forecast origin, so the backtest of ``auto`` itself is honest: the choice for
 evaluation window *k* is made on the windows that ended before *k*'s cutoff.
 
-A backtest already run over the candidates (``candidate_cv_``, wide, with
-``cutoff`` and ``y``) can be handed to ``predict`` through ``selection_cv_`` to
-skip the selection windows' refits.
+A series whose choice is not clear-cut (the winner beats the ensemble by
+less than ``margin``) keeps the ensemble, which is the more stable bet.
+
+Candidates. Without a time budget, auto uses the statistical family
+(``DEFAULT_CANDIDATES``), which is fast and strong on retail data. With
+``time_budget`` (seconds) it considers every registered family, cheapest
+first (baselines and intermittent models, then the linear and LightGBM
+global models, Theta and ETS, the foundation models, the neural networks),
+and starts a candidate only when its estimated cost still fits the budget:
+a tight budget falls back to the fast models. Candidates that cannot run
+(missing package, unreachable model weights) are skipped and listed in
+``skipped_``.
 
 Intervals of ``auto`` are the wider of two: the chosen forecast plus
 quantiles of that choice's own errors on the selection windows (about 2 x h
 errors per series), and the chosen forecast plus the median half-width of the
-ETS/Theta/ARIMA candidates' model-based intervals. On Online Retail this gives
-the lowest pinball loss of all models (see the benchmark).
+ETS/Theta/ARIMA candidates' model-based intervals.
 
-A series whose choice is not clear-cut (the winner beats the ensemble by
-less than ``margin``) keeps the ensemble, which is the more stable bet.
+A backtest already run over the candidates (``candidate_cv_``, wide, with
+``cutoff`` and ``y``) can be handed to ``predict`` through ``selection_cv_`` to
+skip the selection windows' refits.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -29,12 +39,14 @@ import numpy as np
 import pandas as pd
 
 from trendcast.data.calendar import TradingCalendar
+from trendcast.exceptions import MissingDependencyError, ModelError
+from trendcast.features.covariates import model_frame
 from trendcast.models.base import Forecaster, interval_columns
 from trendcast.models.intervals import residual_offsets
-from trendcast.models.registry import make_model, register
-from trendcast.models.statistical import sf_cross_validation, sf_forecast
+from trendcast.models.registry import available_models, make_model, register
+from trendcast.models.statistical import StatsForecastModel, sf_cross_validation, sf_forecast
 
-__all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES"]
+__all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES", "BUDGET_POOL"]
 
 ENSEMBLE = "median_ensemble"
 # candidates whose intervals come from a fitted model, not from a few windows of errors
@@ -49,16 +61,43 @@ DEFAULT_CANDIDATES: tuple[str, ...] = (
     "adida",
     "imapa",
 )
+# every family, cheapest first, with a rough cost relative to one pass of the fast batch
+BUDGET_POOL: tuple[tuple[str, float], ...] = (
+    ("naive", 0.0),
+    ("historic_average", 0.0),
+    ("seasonal_naive", 0.0),
+    ("window_average", 0.0),
+    ("croston", 0.0),
+    ("tsb", 0.0),
+    ("adida", 0.0),
+    ("imapa", 0.0),
+    ("linear", 3.0),
+    ("lightgbm", 8.0),
+    ("auto_theta", 10.0),
+    ("auto_ets", 20.0),
+    ("auto_arima", 30.0),
+    ("chronos_bolt", 10.0),
+    ("chronos2", 30.0),
+    ("nhits", 40.0),
+    ("lstm", 40.0),
+    ("patchtst", 60.0),
+)
+
+
+def relative_cost(name: str) -> float:
+    """A candidate's rough cost relative to one pass of the fast statistical batch."""
+    return dict(BUDGET_POOL).get(name, 10.0)
 
 
 def median_ensemble(
     wide: pd.DataFrame, members: Sequence[str], levels: Sequence[int]
 ) -> pd.DataFrame:
-    """Median across ``members`` of the point forecast and of each interval bound."""
+    """Median across ``members`` of the point forecast and of each interval bound present."""
     out = pd.DataFrame(index=wide.index)
     out[ENSEMBLE] = wide[list(members)].median(axis=1)
     for col in interval_columns("", levels):
-        out[f"{ENSEMBLE}{col}"] = wide[[f"{m}{col}" for m in members]].median(axis=1)
+        have = [f"{m}{col}" for m in members if f"{m}{col}" in wide.columns]
+        out[f"{ENSEMBLE}{col}"] = wide[have].median(axis=1) if have else out[ENSEMBLE]
     return out
 
 
@@ -68,48 +107,179 @@ class AutoSelect(Forecaster):
 
     family: ClassVar[str] = "ensemble"
     description: ClassVar[str] = (
-        "Per-series choice among baselines, ETS, Theta and intermittent models, or their median "
-        "ensemble, by rolling-origin MAE."
+        "Per-series choice among the candidates (statistical by default; every family within "
+        "--time-budget) or their median ensemble, by rolling-origin MAE."
     )
+    supports_future_covariates: ClassVar[bool] = True
+    supports_static_covariates: ClassVar[bool] = True
 
     def __init__(
         self,
         *,
         season_length: int = 7,
         calendar: TradingCalendar | None = None,
-        candidates: Sequence[str] = DEFAULT_CANDIDATES,
+        candidates: Sequence[str] | None = None,
+        time_budget: float | None = None,
         selection_windows: int = 2,
         margin: float = 0.3,
         n_jobs: int = 1,
         **params: Any,
     ) -> None:
         super().__init__(season_length=season_length, calendar=calendar, **params)
-        self.candidates = tuple(candidates)
+        self.candidates = tuple(candidates) if candidates is not None else None
+        self.time_budget = time_budget
         self.selection_windows = selection_windows
         self.margin = margin
         self.n_jobs = n_jobs
         self.selection_cv_: pd.DataFrame | None = None
+        self.skipped_: dict[str, str] = {}
 
     def get_params(self) -> dict[str, Any]:
         return {
             **super().get_params(),
             "candidates": self.candidates,
+            "time_budget": self.time_budget,
             "selection_windows": self.selection_windows,
             "margin": self.margin,
         }
 
-    def _models(self) -> list[Any]:
-        return [
-            make_model(
-                name, season_length=self.season_length, calendar=self.calendar_, n_jobs=self.n_jobs
-            )
-            for name in self.candidates
-        ]
+    # -- candidates ---------------------------------------------------------------------------
+    def pool(self) -> list[tuple[str, float]]:
+        """Candidate names with their relative cost, cheapest first."""
+        known = set(available_models())
+        if self.candidates is not None:
+            names = list(self.candidates)
+        elif self.time_budget is None:
+            names = list(DEFAULT_CANDIDATES)
+        else:
+            names = [n for n, _ in BUDGET_POOL]
+        names = [n for n in names if n in known and n != self.alias]
+        return sorted(((n, relative_cost(n)) for n in names), key=lambda t: t[1])
 
-    # -- selection ------------------------------------------------------------------------
+    def _make(self, name: str) -> Forecaster:
+        return make_model(
+            name, season_length=self.season_length, calendar=self.calendar_, n_jobs=self.n_jobs
+        )
+
+    def _run_candidates(
+        self,
+        df: pd.DataFrame,
+        h: int,
+        levels: Sequence[int],
+        static_df: pd.DataFrame | None,
+        n_windows: int | None,
+        step: int,
+        X_df: pd.DataFrame | None = None,
+        names: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Backtest (``n_windows``) or forecast (``None``) the candidates into one wide frame."""
+        started = time.perf_counter()
+        base = df[["unique_id", "ds", "y"]]
+        chosen = list(names) if names is not None else [n for n, _ in self.pool()]
+        models = [self._make(n) for n in chosen]
+        cheap = [
+            m for m in models if isinstance(m, StatsForecastModel) and relative_cost(m.alias) == 0
+        ]
+        key = ["unique_id", "ds", "cutoff"] if n_windows else ["unique_id", "ds"]
+        self.fallback_: dict[str, set[str]] = {}
+        self.timings_: dict[str, float] = {}
+        wide: pd.DataFrame | None = None
+        used: list[str] = []
+        if cheap:
+            wide, self.fallback_ = self._stats_run(cheap, base, h, levels, n_windows, step)
+            used = [m.alias for m in cheap]
+            for m in cheap:  # one batched pass: each gets its share
+                self.timings_[m.alias] = (time.perf_counter() - started) / len(cheap)
+        unit = max(time.perf_counter() - started, 0.5)
+        windows = n_windows or 1
+        for model in (m for m in models if m not in cheap):
+            elapsed = time.perf_counter() - started
+            # the final forecast costs about one more window of each candidate
+            estimate = relative_cost(model.alias) * unit * (windows + 1) / windows
+            if (
+                names is None
+                and self.time_budget is not None
+                and elapsed + estimate > self.time_budget
+            ):
+                self.skipped_[model.alias] = f"over the time budget ({estimate:.0f}s estimated)"
+                continue
+            began = time.perf_counter()
+            try:
+                part = self._model_run(model, df, h, levels, static_df, n_windows, step, X_df)
+            except (ModelError, MissingDependencyError) as exc:
+                if names is not None:
+                    raise
+                self.skipped_[model.alias] = str(exc).splitlines()[0]
+                continue
+            self.timings_[model.alias] = time.perf_counter() - began
+            cols = [c for c in part.columns if c.startswith(model.alias)]
+            if wide is None:
+                wide = part[key + (["y"] if n_windows else []) + cols]
+            else:
+                wide = wide.merge(part[key + cols], on=key, how="left")
+            self.fallback_[model.alias] = set(getattr(model, "fallback_", set()))
+            used.append(model.alias)
+        if wide is None:
+            raise ModelError(
+                f"auto could not run any candidate: {self.skipped_}. Raise --time-budget or "
+                "pick a model with --model."
+            )
+        # a candidate missing a row (a series it could not forecast) takes the others' median
+        values = wide[used].to_numpy(dtype=float)
+        median = np.nanmedian(
+            np.where(np.isnan(values).all(axis=1, keepdims=True), 0.0, values), axis=1
+        )
+        wide[used] = np.where(np.isnan(values), median[:, None], values)
+        self.candidates_ = tuple(used)
+        return wide
+
+    def _stats_run(
+        self,
+        models: list[Any],
+        base: pd.DataFrame,
+        h: int,
+        levels: Sequence[int],
+        n_windows: int | None,
+        step: int,
+    ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
+        if n_windows:
+            return sf_cross_validation(
+                models, base, h, n_windows, step, levels, self.calendar_, self.n_jobs
+            )
+        return sf_forecast(models, base, h, levels, self.calendar_, self.n_jobs)
+
+    def _model_run(
+        self,
+        model: Any,
+        df: pd.DataFrame,
+        h: int,
+        levels: Sequence[int],
+        static_df: pd.DataFrame | None,
+        n_windows: int | None,
+        step: int,
+        X_df: pd.DataFrame | None,
+    ) -> pd.DataFrame:
+        frame = model_frame(df, model.supports_future_covariates)
+        static = static_df if model.supports_static_covariates else None
+        # statistical candidates keep their model-based intervals for auto's widths
+        wanted = levels if isinstance(model, StatsForecastModel) else ()
+        if n_windows:
+            return model.cross_validation(
+                frame, h=h, n_windows=n_windows, step=step, levels=wanted, static_df=static
+            )
+        return model.fit(frame, static_df=static).predict(h, X_df=X_df, levels=wanted)
+
+    # -- selection ----------------------------------------------------------------------------
+    def _names(self, wide: pd.DataFrame) -> list[str]:
+        used = getattr(self, "candidates_", None)
+        if used is None:
+            used = tuple(n for n, _ in self.pool() if n in wide.columns)
+            self.candidates_ = used
+        return [*used, ENSEMBLE]
+
     def choose(self, cv: pd.DataFrame) -> pd.Series:
         """Per series, the candidate (or ensemble) with the lowest MAE over ``cv``'s windows."""
-        names = [*self.candidates, ENSEMBLE]
+        names = self._names(cv)
         err = cv[names].sub(cv["y"], axis=0).abs()
         err["unique_id"] = cv["unique_id"].to_numpy()
         mae = err.groupby("unique_id")[names].mean()
@@ -122,7 +292,7 @@ class AutoSelect(Forecaster):
         self, cv: pd.DataFrame, choice: pd.Series, levels: Sequence[int]
     ) -> pd.DataFrame:
         """Per series, quantiles of the chosen model's errors over ``cv`` (see ``intervals``)."""
-        names = [*self.candidates, ENSEMBLE]
+        names = self._names(cv)
         chosen = cv["unique_id"].map(choice).fillna(ENSEMBLE).to_numpy()
         idx = np.array([names.index(c) for c in chosen])
         point = cv[names].to_numpy()[np.arange(len(cv)), idx]
@@ -130,7 +300,8 @@ class AutoSelect(Forecaster):
         return residual_offsets(errors, levels)
 
     def _with_ensemble(self, wide: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-        return pd.concat([wide, median_ensemble(wide, self.candidates, levels)], axis=1)
+        members = self._names(wide)[:-1]
+        return pd.concat([wide, median_ensemble(wide, members, levels)], axis=1)
 
     def _compose(
         self,
@@ -139,27 +310,37 @@ class AutoSelect(Forecaster):
         levels: Sequence[int],
         offsets: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Pick each row's columns from its series' chosen model into ``auto`` columns.
+        """Pick each row's point forecast from its series' choice into ``auto`` columns.
 
-        With ``offsets`` (see :meth:`residual_offsets`) the bounds are the point
-        forecast plus the series' empirical error quantiles.
+        Bounds: with ``offsets`` (see :meth:`residual_offsets`) the point forecast
+        plus the series' empirical error quantiles, widened to the statistical
+        models' own widths; otherwise the chosen model's bounds, or the ensemble's.
         """
+        names = self._names(wide)
         chosen = wide["unique_id"].map(choice).fillna(ENSEMBLE).to_numpy()
         out = wide[[c for c in ("unique_id", "ds", "cutoff", "y") if c in wide.columns]].copy()
-        names = [*self.candidates, ENSEMBLE]
         idx = np.array([names.index(c) for c in chosen])
         rows = np.arange(len(wide))
-        for suffix in ["", *interval_columns("", levels)]:
-            block = wide[[f"{n}{suffix}" for n in names]].to_numpy()
-            out[f"{self.alias}{suffix}"] = block[rows, idx]
-        if offsets is not None and len(offsets) and levels:
-            point = out[self.alias].to_numpy()
+        point = wide[names].to_numpy()[rows, idx]
+        out[self.alias] = point
+        known = np.zeros(len(wide), dtype=bool)
+        if offsets is not None and len(offsets):
             known = wide["unique_id"].isin(offsets.index).to_numpy()
             aligned = offsets.reindex(wide["unique_id"].to_numpy())
-            widths = [m for m in self.candidates if m in WIDTH_MODELS]
-            for suffix in interval_columns("", levels):
-                lower = "-lo-" in suffix
-                bound = point + aligned[suffix].to_numpy()
+        widths = [m for m in names if m in WIDTH_MODELS]
+        for suffix in interval_columns("", levels):
+            lower = "-lo-" in suffix
+            own = np.column_stack(
+                [
+                    wide[f"{n}{suffix}"].to_numpy()
+                    if f"{n}{suffix}" in wide.columns
+                    else wide[f"{ENSEMBLE}{suffix}"].to_numpy()
+                    for n in names
+                ]
+            )[rows, idx]
+            bound = own
+            if known.any():
+                empirical = point + aligned[suffix].to_numpy()
                 if widths:
                     # the statistical models' own widths keep the bounds honest when the
                     # recent errors understate what is coming (a season's peak, a trend)
@@ -172,46 +353,46 @@ class AutoSelect(Forecaster):
                         ),
                         axis=0,
                     )
-                    bound = (
-                        np.minimum(bound, point - half)
+                    empirical = (
+                        np.minimum(empirical, point - half)
                         if lower
-                        else np.maximum(bound, point + half)
+                        else np.maximum(empirical, point + half)
                     )
-                bound = np.minimum(bound, point) if lower else np.maximum(bound, point)
-                col = f"{self.alias}{suffix}"
-                out[col] = np.where(known, np.clip(bound, 0.0, None), out[col].to_numpy())
+                bound = np.where(known, empirical, own)
+            bound = np.minimum(bound, point) if lower else np.maximum(bound, point)
+            out[f"{self.alias}{suffix}"] = np.clip(bound, 0.0, None)
         out["model"] = chosen
         return out
 
-    # -- protocol ---------------------------------------------------------------------------
+    # -- protocol -----------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Self:
-        self.train_ = df[["unique_id", "ds", "y"]]
+        self.train_ = df
+        self.static_df_ = static_df
         return self
 
     def predict(
         self, h: int, X_df: pd.DataFrame | None = None, levels: Sequence[int] = ()
     ) -> pd.DataFrame:
-        models = self._models()
         cv = self.selection_cv_
         if cv is None:
-            cv, _ = sf_cross_validation(
-                models,
-                self.train_,
-                h,
-                self.selection_windows,
-                h,
-                levels,
-                self.calendar_,
-                self.n_jobs,
+            cv = self._run_candidates(
+                self.train_, h, levels, self.static_df_, self.selection_windows, h
             )
         latest = sorted(cv["cutoff"].unique())[-self.selection_windows :]
         recent = self._with_ensemble(cv[cv["cutoff"].isin(latest)], levels)
         self.choice_ = self.choose(recent)
         offsets = self.residual_offsets(recent, self.choice_, levels)
-        fc, fallback = sf_forecast(models, self.train_, h, levels, self.calendar_, self.n_jobs)
-        self.fallback_ = fallback
-        out = self._compose(self._with_ensemble(fc, levels), self.choice_, levels, offsets)
-        return out
+        fc = self._run_candidates(
+            self.train_,
+            h,
+            levels,
+            self.static_df_,
+            None,
+            h,
+            X_df=X_df,
+            names=self._names(cv)[:-1],
+        )
+        return self._compose(self._with_ensemble(fc, levels), self.choice_, levels, offsets)
 
     def cross_validation(
         self,
@@ -223,15 +404,8 @@ class AutoSelect(Forecaster):
         static_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         step = step or h
-        cv, self.fallback_ = sf_cross_validation(
-            self._models(),
-            df,
-            h,
-            n_windows + self.selection_windows,
-            step,
-            levels,
-            self.calendar_,
-            self.n_jobs,
+        cv = self._run_candidates(
+            df, h, levels, static_df, n_windows + self.selection_windows, step
         )
         self.candidate_cv_ = cv
         return self.select_over_windows(cv, h, n_windows, step, levels)
