@@ -127,8 +127,12 @@ class MLForecastModel(Forecaster):
             freq=1,
             lags=self._lags(),
             lag_transforms=self._lag_transforms(),
+            target_transforms=self._target_transforms(),
             num_threads=self.n_jobs,
         )
+
+    def _target_transforms(self) -> list[Any] | None:
+        return None
 
     def _design(
         self, df: pd.DataFrame, grid: _Grid, static_df: pd.DataFrame | None
@@ -287,6 +291,24 @@ class LightGBMModel(MLForecastModel):
 @register("linear")
 class LinearModel(MLForecastModel):
     description = "Ridge regression on the same features: the interpretable baseline."
+
+    def _calendar_frame(self, dates: pd.DatetimeIndex) -> pd.DataFrame:
+        """Linear terms need shapes a line can use: weekday dummies and yearly Fourier terms,
+        not weekday or month numbers."""
+        feats = super()._calendar_frame(dates)
+        out = feats.drop(columns=[c for c in ("dayofweek", "month", "weekofyear", "dayofmonth",
+                                              "days_to_festival") if c in feats.columns])
+        if self.calendar_.is_daily:
+            for day in range(7):
+                out[f"dow_{day}"] = (feats.index.dayofweek == day).astype(float)
+        angle = 2 * np.pi * feats.index.dayofyear.to_numpy() / 365.25
+        out["year_sin"], out["year_cos"] = np.sin(angle), np.cos(angle)
+        return out
+
+    def _target_transforms(self) -> list[Any] | None:
+        # one line for products of every size: fit on each product's standardised demand
+        transforms = _require("mlforecast.target_transforms", "mlforecast")
+        return [transforms.LocalStandardScaler()]
 
     def _regressor(self) -> Any:
         linear = _require("sklearn.linear_model", "scikit-learn")
