@@ -49,6 +49,8 @@ from trendcast.models.statistical import StatsForecastModel, sf_cross_validation
 __all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES", "BUDGET_POOL"]
 
 ENSEMBLE = "median_ensemble"
+WEIGHTED = "weighted_ensemble"
+TOP_K = 3
 # candidates whose intervals come from a fitted model, not from a few windows of errors
 WIDTH_MODELS = ("auto_ets", "auto_theta", "auto_arima")
 DEFAULT_CANDIDATES: tuple[str, ...] = (
@@ -63,8 +65,6 @@ DEFAULT_CANDIDATES: tuple[str, ...] = (
 )
 # every family, cheapest first, with a rough cost relative to one pass of the fast batch
 BUDGET_POOL: tuple[tuple[str, float], ...] = (
-    ("naive", 0.0),
-    ("historic_average", 0.0),
     ("seasonal_naive", 0.0),
     ("window_average", 0.0),
     ("croston", 0.0),
@@ -86,7 +86,26 @@ BUDGET_POOL: tuple[tuple[str, float], ...] = (
 
 def relative_cost(name: str) -> float:
     """A candidate's rough cost relative to one pass of the fast statistical batch."""
-    return dict(BUDGET_POOL).get(name, 10.0)
+    return dict(BUDGET_POOL).get(name, 0.0 if name in ("naive", "historic_average") else 10.0)
+
+
+def weighted_ensemble(
+    wide: pd.DataFrame, weights: pd.Series, levels: Sequence[int]
+) -> pd.DataFrame:
+    """Weighted mean of the point forecasts and bounds of the models in ``weights``."""
+    out = pd.DataFrame(index=wide.index)
+    w = weights / weights.sum()
+    out[WEIGHTED] = wide[list(w.index)].to_numpy() @ w.to_numpy()
+    for col in interval_columns("", levels):
+        have = w[[m for m in w.index if f"{m}{col}" in wide.columns]]
+        if have.empty:
+            out[f"{WEIGHTED}{col}"] = out[WEIGHTED]
+            continue
+        have = have / have.sum()
+        out[f"{WEIGHTED}{col}"] = (
+            wide[[f"{m}{col}" for m in have.index]].to_numpy() @ have.to_numpy()
+        )
+    return out
 
 
 def median_ensemble(
@@ -275,18 +294,38 @@ class AutoSelect(Forecaster):
         if used is None:
             used = tuple(n for n, _ in self.pool() if n in wide.columns)
             self.candidates_ = used
-        return [*used, ENSEMBLE]
+        return [*used, ENSEMBLE, *([WEIGHTED] if WEIGHTED in wide.columns else [])]
 
-    def choose(self, cv: pd.DataFrame) -> pd.Series:
-        """Per series, the candidate (or ensemble) with the lowest MAE over ``cv``'s windows."""
-        names = self._names(cv)
+    def ensemble_weights(self, cv: pd.DataFrame) -> pd.Series:
+        """Weights of the backtest-weighted ensemble: the ``TOP_K`` candidates with the lowest
+        relative error over ``cv`` (each series' MAE divided by its mean over candidates, so
+        big sellers do not dominate), weighted by the inverse square of that error."""
+        names = list(self.candidates_)
+        mae = cv[names].sub(cv["y"], axis=0).abs().groupby(cv["unique_id"].to_numpy()).mean()
+        scale = mae.mean(axis=1).replace(0, np.nan)
+        score = mae.div(scale, axis=0).mean().dropna().sort_values()
+        top = score.head(TOP_K).clip(lower=1e-6)
+        return (1 / top**2).rename("weight")
+
+    def _relative_mae(self, cv: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         err = cv[names].sub(cv["y"], axis=0).abs()
         err["unique_id"] = cv["unique_id"].to_numpy()
-        mae = err.groupby("unique_id")[names].mean()
+        return err.groupby("unique_id")[names].mean()
+
+    def choose(self, cv: pd.DataFrame) -> pd.Series:
+        """Per series, the candidate or ensemble with the lowest MAE over ``cv``'s windows.
+
+        The default is whichever ensemble did better overall; a single model replaces it for
+        a series only when it beats it there by more than ``margin``.
+        """
+        names = self._names(cv)
+        mae = self._relative_mae(cv, names)
+        ensembles = [n for n in (ENSEMBLE, WEIGHTED) if n in names]
+        scale = mae.mean(axis=1).replace(0, np.nan)
+        default = str(mae[ensembles].div(scale, axis=0).mean().idxmin())
         best = mae.idxmin(axis=1)
-        best_score = mae.min(axis=1)
-        clear_cut = best_score < mae[ENSEMBLE] * (1 - self.margin)
-        return best.where(clear_cut, ENSEMBLE).rename("model")
+        clear_cut = mae.min(axis=1) < mae[default] * (1 - self.margin)
+        return best.where(clear_cut, default).rename("model")
 
     def residual_offsets(
         self, cv: pd.DataFrame, choice: pd.Series, levels: Sequence[int]
@@ -299,9 +338,14 @@ class AutoSelect(Forecaster):
         errors = pd.Series(cv["y"].to_numpy() - point, index=cv["unique_id"].to_numpy())
         return residual_offsets(errors, levels)
 
-    def _with_ensemble(self, wide: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-        members = self._names(wide)[:-1]
-        return pd.concat([wide, median_ensemble(wide, members, levels)], axis=1)
+    def _with_ensemble(
+        self, wide: pd.DataFrame, levels: Sequence[int], weights: pd.Series | None = None
+    ) -> pd.DataFrame:
+        members = list(self.candidates_) if hasattr(self, "candidates_") else self._names(wide)[:-1]
+        parts = [wide, median_ensemble(wide, members, levels)]
+        if weights is not None and len(weights):
+            parts.append(weighted_ensemble(wide, weights, levels))
+        return pd.concat(parts, axis=1)
 
     def _compose(
         self,
@@ -379,7 +423,10 @@ class AutoSelect(Forecaster):
                 self.train_, h, levels, self.static_df_, self.selection_windows, h
             )
         latest = sorted(cv["cutoff"].unique())[-self.selection_windows :]
-        recent = self._with_ensemble(cv[cv["cutoff"].isin(latest)], levels)
+        self._names(cv)
+        raw = cv[cv["cutoff"].isin(latest)]
+        self.weights_ = self.ensemble_weights(raw)
+        recent = self._with_ensemble(raw, levels, self.weights_)
         self.choice_ = self.choose(recent)
         offsets = self.residual_offsets(recent, self.choice_, levels)
         fc = self._run_candidates(
@@ -392,7 +439,8 @@ class AutoSelect(Forecaster):
             X_df=X_df,
             names=self._names(cv)[:-1],
         )
-        return self._compose(self._with_ensemble(fc, levels), self.choice_, levels, offsets)
+        fc = self._with_ensemble(fc, levels, self.weights_)
+        return self._compose(fc, self.choice_, levels, offsets)
 
     def cross_validation(
         self,
@@ -415,7 +463,8 @@ class AutoSelect(Forecaster):
     ) -> pd.DataFrame:
         """auto's backtest from the candidates' backtest: each evaluated window is chosen on the
         windows whose whole horizon ended by its cutoff."""
-        wide = self._with_ensemble(cv.reset_index(drop=True), levels)
+        wide = cv.reset_index(drop=True)
+        self._names(wide)
         cutoffs = sorted(wide["cutoff"].unique())
         frames = []
         for k in range(len(cutoffs) - n_windows, len(cutoffs)):
@@ -423,12 +472,16 @@ class AutoSelect(Forecaster):
             past = [c for j, c in enumerate(cutoffs[:k]) if (k - j) * step >= h]
             past = past[-self.selection_windows :]
             current = wide[wide["cutoff"] == cutoffs[k]]
-            offsets = None
             if past:
-                history = wide[wide["cutoff"].isin(past)]
+                raw = wide[wide["cutoff"].isin(past)]
+                weights = self.ensemble_weights(raw)
+                history = self._with_ensemble(raw, levels, weights)
                 choice = self.choose(history)
                 offsets = self.residual_offsets(history, choice, levels)
+                current = self._with_ensemble(current, levels, weights)
             else:
+                current = self._with_ensemble(current, levels)
                 choice = pd.Series(ENSEMBLE, index=current["unique_id"].unique())
+                offsets = None
             frames.append(self._compose(current, choice, levels, offsets))
         return pd.concat(frames, ignore_index=True)
