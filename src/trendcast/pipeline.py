@@ -121,9 +121,14 @@ def _read_m5(folder: str | Path, columns: ColumnMap | None) -> tuple[pd.DataFram
     )
 
 
-def _model(name: str, data: PreparedData, n_jobs: int) -> Any:
+def _model(name: str, data: PreparedData, n_jobs: int, time_budget: float | None = None) -> Any:
+    extra = {"time_budget": time_budget} if name == "auto" else {}
     return make_model(
-        name, season_length=data.calendar.season_length, calendar=data.calendar, n_jobs=n_jobs
+        name,
+        season_length=data.calendar.season_length,
+        calendar=data.calendar,
+        n_jobs=n_jobs,
+        **extra,
     )
 
 
@@ -148,6 +153,7 @@ def forecast(
     n_jobs: int = 1,
     selection_cv: pd.DataFrame | None = None,
     X_df: pd.DataFrame | None = None,
+    time_budget: float | None = None,
 ) -> pd.DataFrame:
     """Forecast every series ``horizon`` periods past the end of the data.
 
@@ -159,7 +165,7 @@ def forecast(
     """
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels))  # validates
     levels = sorted(levels)
-    m = _model(model, data, n_jobs)
+    m = _model(model, data, n_jobs, time_budget)
     if selection_cv is not None and isinstance(m, AutoSelect):
         m.selection_cv_ = selection_cv
     if isinstance(m, AutoSelect):
@@ -200,6 +206,7 @@ def backtest(
     levels: Sequence[int] = (80, 95),
     n_jobs: int = 1,
     progress: Progress | None = None,
+    time_budget: float | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of ``models`` with a leaderboard (see :func:`run_backtest`)."""
     ForecastConfig(horizon=horizon, levels=tuple(levels))
@@ -215,6 +222,7 @@ def backtest(
         n_jobs=n_jobs,
         progress=progress,
         static_df=_static(data),
+        time_budget=time_budget,
     )
 
 
@@ -333,6 +341,7 @@ def run(
     n_jobs: int = 1,
     title: str | None = None,
     progress: Progress | None = None,
+    time_budget: float | None = None,
 ) -> RunResult:
     """Run the whole path and write the forecast CSV and the HTML report into ``out_dir``.
 
@@ -358,6 +367,7 @@ def run(
         "models": list(models),
         "levels": list(levels),
         "n_jobs": n_jobs,
+        "time_budget": time_budget,
         "cleaning": (cleaning or CleaningConfig()).__dict__,
     }
     store = RunStore(store_path) if store_path else None
@@ -386,6 +396,7 @@ def run(
             levels=levels,
             n_jobs=n_jobs,
             progress=say,
+            time_budget=time_budget,
         )
         timings["backtest"] = time.perf_counter() - started
 
@@ -398,6 +409,7 @@ def run(
             levels=levels,
             n_jobs=n_jobs,
             selection_cv=result.candidate_cv if step in (None, horizon) else None,
+            time_budget=time_budget,
         )
         timings["forecast"] = time.perf_counter() - started
 

@@ -59,6 +59,14 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML file with [columns], [cleaning]... sections.")
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", help="Parallel processes for statistical models.")]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-budget",
+        help="Seconds auto may spend; with a budget it also tries the machine-learning, "
+        "foundation and neural models, cheapest first.",
+    ),
+]
 StoreOpt = Annotated[
     str, typer.Option("--store", help="DuckDB file that records runs.", envvar="TRENDCAST_STORE")
 ]
@@ -192,6 +200,7 @@ def forecast(
     order_col: OrderColOpt = None,
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
+    time_budget: BudgetOpt = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Forecast every product HORIZON periods ahead and write a CSV."""
@@ -204,7 +213,9 @@ def forecast(
         levels = level or list(settings["forecast"].levels)
         data = _load(input, settings, freq, _mode(orders, sales_table), say)
         say(f"forecasting {horizon} periods with {model}")
-        fc = run_forecast(data, horizon=horizon, model=model, levels=levels, n_jobs=jobs)
+        fc = run_forecast(
+            data, horizon=horizon, model=model, levels=levels, n_jobs=jobs, time_budget=time_budget
+        )
         path = write_csv_atomic(to_output(fc, data), output)
         _record(
             store,
@@ -241,6 +252,7 @@ def backtest(
     order_col: OrderColOpt = None,
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
+    time_budget: BudgetOpt = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Rolling-origin backtest of several models; writes the leaderboard."""
@@ -262,6 +274,7 @@ def backtest(
             levels=levels,
             n_jobs=jobs,
             progress=say,
+            time_budget=time_budget,
         )
         write_csv_atomic(result.leaderboard, output)
         _record(
@@ -330,6 +343,7 @@ def run(
     order_col: OrderColOpt = None,
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
+    time_budget: BudgetOpt = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """The whole path: clean, backtest, forecast, record the run, write the report."""
@@ -354,6 +368,7 @@ def run(
             cleaning=settings["cleaning"],
             n_jobs=jobs,
             progress=say,
+            time_budget=time_budget,
         )
         for line in result.data.report.summary_lines():
             say(f"  cleaning: {line}")

@@ -296,12 +296,18 @@ class LinearModel(MLForecastModel):
         """Linear terms need shapes a line can use: weekday dummies and yearly Fourier terms,
         not weekday or month numbers."""
         feats = super()._calendar_frame(dates)
-        out = feats.drop(columns=[c for c in ("dayofweek", "month", "weekofyear", "dayofmonth",
-                                              "days_to_festival") if c in feats.columns])
+        out = feats.drop(
+            columns=[
+                c
+                for c in ("dayofweek", "month", "weekofyear", "dayofmonth", "days_to_festival")
+                if c in feats.columns
+            ]
+        )
+        days = pd.DatetimeIndex(feats.index)
         if self.calendar_.is_daily:
             for day in range(7):
-                out[f"dow_{day}"] = (feats.index.dayofweek == day).astype(float)
-        angle = 2 * np.pi * feats.index.dayofyear.to_numpy() / 365.25
+                out[f"dow_{day}"] = (days.dayofweek == day).astype(float)
+        angle = 2 * np.pi * days.dayofyear.to_numpy() / 365.25
         out["year_sin"], out["year_cos"] = np.sin(angle), np.cos(angle)
         return out
 
