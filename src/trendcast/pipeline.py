@@ -121,8 +121,15 @@ def _read_m5(folder: str | Path, columns: ColumnMap | None) -> tuple[pd.DataFram
     )
 
 
-def _model(name: str, data: PreparedData, n_jobs: int, time_budget: float | None = None) -> Any:
+def _model(
+    name: str,
+    data: PreparedData,
+    n_jobs: int,
+    time_budget: float | None = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
     extra = {"time_budget": time_budget} if name == "auto" else {}
+    extra.update(params or {})
     return make_model(
         name,
         season_length=data.calendar.season_length,
@@ -154,9 +161,11 @@ def forecast(
     selection_cv: pd.DataFrame | None = None,
     X_df: pd.DataFrame | None = None,
     time_budget: float | None = None,
+    params: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Forecast every series ``horizon`` periods past the end of the data.
 
+    ``params`` are hyperparameters for the model, e.g. from ``trendcast tune``.
     ``X_df`` holds planned future prices or promotions (``unique_id, ds, price,
     promo``) for models that use them; without it the last price is carried
     forward and promotions are off.
@@ -165,7 +174,7 @@ def forecast(
     """
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels))  # validates
     levels = sorted(levels)
-    m = _model(model, data, n_jobs, time_budget)
+    m = _model(model, data, n_jobs, time_budget, params)
     if selection_cv is not None and isinstance(m, AutoSelect):
         m.selection_cv_ = selection_cv
     if isinstance(m, AutoSelect):

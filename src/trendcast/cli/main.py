@@ -59,6 +59,12 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML file with [columns], [cleaning]... sections.")
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", help="Parallel processes for statistical models.")]
+ParamsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--params", help="JSON file of model hyperparameters (e.g. from `trendcast tune`)."
+    ),
+]
 BudgetOpt = Annotated[
     float | None,
     typer.Option(
@@ -201,6 +207,7 @@ def forecast(
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
     time_budget: BudgetOpt = None,
+    params: ParamsOpt = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Forecast every product HORIZON periods ahead and write a CSV."""
@@ -214,7 +221,13 @@ def forecast(
         data = _load(input, settings, freq, _mode(orders, sales_table), say)
         say(f"forecasting {horizon} periods with {model}")
         fc = run_forecast(
-            data, horizon=horizon, model=model, levels=levels, n_jobs=jobs, time_budget=time_budget
+            data,
+            horizon=horizon,
+            model=model,
+            levels=levels,
+            n_jobs=jobs,
+            time_budget=time_budget,
+            params=_read_params(params),
         )
         path = write_csv_atomic(to_output(fc, data), output)
         _record(
@@ -307,6 +320,24 @@ def _record(store: str, kind: str, data: Any, config: dict[str, Any], tables: An
         _echo(f"Warning: the run was not recorded: {exc}")
 
 
+def _read_params(path: Path | None) -> dict[str, Any] | None:
+    import json
+
+    from trendcast.exceptions import ConfigError
+
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Parameter file not found: {path}.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a JSON object of hyperparameters.")
+    return loaded.get("params", loaded)
+
+
 def _print_board(board: Any) -> None:
     cols = [
         c
@@ -376,6 +407,72 @@ def run(
         typer.echo(f"Run {result.run_id} recorded in {store}")
         typer.echo(f"Forecast: {result.forecast_path}")
         typer.echo(f"Report:   {result.report_path}")
+
+
+@app.command()
+def tune(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the best parameters (JSON).")
+    ] = Path("params.json"),
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    model: Annotated[str, typer.Option("--model", help="Model to tune.")] = "lightgbm",
+    horizon: HorizonOpt = 28,
+    freq: FreqOpt = None,
+    windows: Annotated[int, typer.Option("--windows", help="Backtest windows per trial.")] = 1,
+    time_budget: Annotated[
+        float, typer.Option("--time-budget", help="Seconds for the whole search.")
+    ] = 300.0,
+    trials: Annotated[int | None, typer.Option("--trials", help="Stop after N trials.")] = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+    store: StoreOpt = "trendcast.duckdb",
+) -> None:
+    """Search a model's hyperparameters (Optuna) for the lowest backtest MASE."""
+    say = _Progress()
+    with _user_errors():
+        import json
+
+        from trendcast.evaluation.tuning import tune as run_tuning
+        from trendcast.pipeline import _static
+
+        settings = _settings(config, id_col, time_col, target_col)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        result = run_tuning(
+            data.panel,
+            data.calendar,
+            model=model,
+            horizon=horizon,
+            windows=windows,
+            time_budget=time_budget,
+            n_trials=trials,
+            static_df=_static(data),
+            n_jobs=jobs,
+            progress=say,
+        )
+        payload = {"model": model, "params": result.best_params, "mase": result.best_mase}
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        tmp.replace(output)
+        _record(
+            store,
+            "tune",
+            data,
+            {"model": model, "horizon": horizon, "windows": windows, "time_budget": time_budget},
+            {"tuning_history": result.history},
+        )
+        typer.echo(
+            f"Best MASE {result.best_mase:.4f} after {len(result.history)} trial(s): "
+            f"{result.best_params}"
+        )
+        typer.echo(
+            f"Wrote {output}; use it with `trendcast forecast --model {model} --params {output}`"
+        )
 
 
 @app.command()
