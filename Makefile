@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: a looser spec pulls gigabytes of CUDA packages
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[ai,dev]"
+	$(BIN)/pip install --quiet -e ".[ai,tracking,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -463,6 +463,17 @@ def run(
                     },
                 )
             )
+        from trendcast.tracking import log_run
+
+        mlflow_id = log_run(
+            run_id,
+            config,
+            result.leaderboard,
+            timings,
+            [report_path, forecast_path, out / "leaderboard.csv"],
+        )
+        if mlflow_id:
+            say(f"logged to MLflow as run {mlflow_id}")
     except Exception as exc:
         if store is not None:
             store.record_failure(run_id, "run", fingerprint, config, f"{type(exc).__name__}: {exc}")
