@@ -41,9 +41,20 @@ def _linear_space(trial: Any) -> dict[str, Any]:
     return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
 
 
+def _neural_space(trial: Any) -> dict[str, Any]:
+    return {
+        "max_steps": trial.suggest_int("max_steps", 100, 500, step=50),
+        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        "hidden_size": trial.suggest_categorical("hidden_size", [16, 32, 64, 128]),
+    }
+
+
 SEARCH_SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "lightgbm": _lightgbm_space,
     "linear": _linear_space,
+    "lstm": _neural_space,
+    "nhits": _neural_space,
+    "patchtst": _neural_space,
 }
 """Models that can be tuned, with their search space."""
 
