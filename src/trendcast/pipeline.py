@@ -41,6 +41,8 @@ __all__ = [
     "run",
     "RunResult",
     "data_tables",
+    "fit_forecast",
+    "forecast_from_run",
     "record",
     "to_output",
     "write_csv_atomic",
@@ -163,14 +165,42 @@ def forecast(
     time_budget: float | None = None,
     params: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Forecast every series ``horizon`` periods past the end of the data.
+    """Forecast every series ``horizon`` periods past the end of the data (see
+    :func:`fit_forecast`, which also returns the fitted model)."""
+    return fit_forecast(
+        data,
+        horizon=horizon,
+        model=model,
+        levels=levels,
+        n_jobs=n_jobs,
+        selection_cv=selection_cv,
+        X_df=X_df,
+        time_budget=time_budget,
+        params=params,
+    )[0]
+
+
+def fit_forecast(
+    data: PreparedData,
+    *,
+    horizon: int,
+    model: str = "auto",
+    levels: Sequence[int] = (80, 95),
+    n_jobs: int = 1,
+    selection_cv: pd.DataFrame | None = None,
+    X_df: pd.DataFrame | None = None,
+    time_budget: float | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, Any]:
+    """Fit ``model`` and forecast every series ``horizon`` periods past the end of the data.
 
     ``params`` are hyperparameters for the model, e.g. from ``trendcast tune``.
     ``X_df`` holds planned future prices or promotions (``unique_id, ds, price,
     promo``) for models that use them; without it the last price is carried
     forward and promotions are off.
 
-    Returns ``unique_id, ds, forecast, forecast-lo-L, forecast-hi-L..., model``.
+    Returns the forecast ``unique_id, ds, forecast, forecast-lo-L, forecast-hi-L...,
+    model`` and the fitted model.
     """
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels))  # validates
     levels = sorted(levels)
@@ -182,12 +212,53 @@ def forecast(
     frame = model_frame(data.panel, m.supports_future_covariates)
     static = _static(data) if m.supports_static_covariates else None
     fc = m.fit(frame, static_df=static).predict(horizon, X_df=X_df, levels=levels)
+    return _forecast_frame(m, model, fc, levels), m
+
+
+def _forecast_frame(m: Any, name: str, fc: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
     cols = [m.alias, *interval_columns(m.alias, levels)]
     out = fc[["unique_id", "ds", *cols]].rename(
         columns={c: "forecast" + c[len(m.alias) :] for c in cols}
     )
-    out["model"] = _model_column(m, model, fc).to_numpy()
+    out["model"] = _model_column(m, name, fc).to_numpy()
     return out.reset_index(drop=True)
+
+
+def forecast_from_run(
+    store_path: str | Path,
+    run_id: str,
+    *,
+    horizon: int,
+    levels: Sequence[int] = (80, 95),
+    input: str | Path | pd.DataFrame | None = None,
+    mode: InputMode = "auto",
+    cleaning: CleaningConfig | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast with a run's saved model, from new data when given, without refitting.
+
+    ``input`` holds the longer history (same columns as the run's input); it is
+    cleaned and aggregated exactly as the run's data was. Returns the forecast
+    (see :func:`forecast`) and the output frame under the input's column names.
+    """
+    from trendcast.store import RunStore
+    from trendcast.store.models import load_model
+
+    ForecastConfig(horizon=horizon, levels=tuple(levels))
+    with RunStore(store_path, read_only=True) as store:
+        run_id = store.get_run(run_id).run_id
+    saved = load_model(store_path, run_id)
+    m = saved.model
+    ids, columns = saved.ids, saved.columns
+    if input is not None:
+        raw, _ = _read_input(input, saved.columns)
+        data = prepare_sales(
+            raw, saved.columns, freq=saved.calendar.freq, mode=mode, config=cleaning
+        )
+        frame = model_frame(data.panel, m.supports_future_covariates)
+        m.update(frame, static_df=_static(data) if m.supports_static_covariates else None)
+        ids = pd.concat([saved.ids, data.ids]).drop_duplicates("unique_id")
+    fc = _forecast_frame(m, saved.model_name, m.predict(horizon, levels=sorted(levels)), levels)
+    return fc, _output_frame(fc, ids, columns)
 
 
 def _static(data: PreparedData) -> pd.DataFrame | None:
@@ -237,9 +308,13 @@ def backtest(
 
 def to_output(fc: pd.DataFrame, data: PreparedData) -> pd.DataFrame:
     """Forecast rows under the input's own column names (id columns, time column)."""
-    out = data.ids.merge(fc, on="unique_id", how="right")
-    id_cols = list(data.columns.id_cols)
-    time_col = data.columns.time_col or "ds"
+    return _output_frame(fc, data.ids, data.columns)
+
+
+def _output_frame(fc: pd.DataFrame, ids: pd.DataFrame, columns: ColumnMap) -> pd.DataFrame:
+    out = ids.merge(fc, on="unique_id", how="right")
+    id_cols = list(columns.id_cols)
+    time_col = columns.time_col or "ds"
     value_cols = [c for c in fc.columns if c not in ("unique_id", "ds")]
     out = out.rename(columns={"ds": time_col})
     return out[[*id_cols, time_col, *value_cols]]
@@ -292,9 +367,14 @@ def record(
     config: dict[str, Any],
     tables: dict[str, pd.DataFrame],
     summary: dict[str, Any] | None = None,
+    model: tuple[str, Any] | None = None,
 ) -> str:
-    """Record a ``forecast`` or ``backtest`` step in the store; returns its run id."""
+    """Record a ``forecast`` or ``backtest`` step in the store; returns its run id.
+
+    ``model`` (name, fitted model) is saved beside the store for ``--from-run``.
+    """
     from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
+    from trendcast.store.models import SavedModel, save_model
 
     run_id = new_run_id()
     with RunStore(store_path) as store:
@@ -309,6 +389,20 @@ def record(
                 summary=summary or {"Series": data.n_series},
                 tables={**data_tables(data), **tables},
             )
+        )
+    if model is not None:
+        save_model(
+            store_path,
+            SavedModel(
+                run_id=run_id,
+                model_name=model[0],
+                model=model[1],
+                fingerprint=fingerprint_frame(data.panel),
+                config=dict(config),
+                calendar=data.calendar,
+                columns=data.columns,
+                ids=data.ids,
+            ),
         )
     return run_id
 

@@ -65,6 +65,14 @@ ParamsOpt = Annotated[
         "--params", help="JSON file of model hyperparameters (e.g. from `trendcast tune`)."
     ),
 ]
+ModelPathOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model-path",
+        help="Weights of a foundation model (chronos_bolt, chronos2, timesfm): a local folder "
+        "or a Hugging Face Hub id.",
+    ),
+]
 BudgetOpt = Annotated[
     float | None,
     typer.Option(
@@ -208,26 +216,51 @@ def forecast(
     jobs: JobsOpt = 1,
     time_budget: BudgetOpt = None,
     params: ParamsOpt = None,
+    model_path: ModelPathOpt = None,
+    from_run: Annotated[
+        str | None,
+        typer.Option(
+            "--from-run",
+            help="Forecast with this run's saved model (id, prefix or latest), from --input's "
+            "newer history when given, without refitting.",
+        ),
+    ] = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Forecast every product HORIZON periods ahead and write a CSV."""
     say = _Progress()
     with _user_errors():
-        from trendcast.pipeline import forecast as run_forecast
-        from trendcast.pipeline import to_output, write_csv_atomic
+        from trendcast.pipeline import fit_forecast, forecast_from_run, to_output, write_csv_atomic
+
+        if from_run:
+            say(f"forecasting {horizon} periods with the saved model of run {from_run}")
+            fc, out = forecast_from_run(
+                store,
+                from_run,
+                horizon=horizon,
+                levels=level or (80, 95),
+                input=input,
+                mode=_mode(orders, sales_table),
+            )
+            path = write_csv_atomic(out, output)
+            typer.echo(f"Wrote {len(fc):,} rows for {fc['unique_id'].nunique():,} series to {path}")
+            return
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         levels = level or list(settings["forecast"].levels)
         data = _load(input, settings, freq, _mode(orders, sales_table), say)
         say(f"forecasting {horizon} periods with {model}")
-        fc = run_forecast(
+        fc, fitted = fit_forecast(
             data,
             horizon=horizon,
             model=model,
             levels=levels,
             n_jobs=jobs,
             time_budget=time_budget,
-            params=_read_params(params),
+            params={
+                **(_read_params(params) or {}),
+                **({"model_path": model_path} if model_path else {}),
+            },
         )
         path = write_csv_atomic(to_output(fc, data), output)
         _record(
@@ -236,6 +269,7 @@ def forecast(
             data,
             {"horizon": horizon, "model": model, "levels": levels},
             {"forecast": fc},
+            model=(model, fitted),
         )
         counts = fc["model"].value_counts()
         say("models used: " + ", ".join(f"{k} ({v // horizon})" for k, v in counts.items()))
@@ -308,13 +342,20 @@ def backtest(
         typer.echo(f"Wrote the leaderboard to {output} and per segment to {seg_path}")
 
 
-def _record(store: str, kind: str, data: Any, config: dict[str, Any], tables: Any) -> None:
+def _record(
+    store: str,
+    kind: str,
+    data: Any,
+    config: dict[str, Any],
+    tables: Any,
+    model: tuple[str, Any] | None = None,
+) -> None:
     """Keep the step in the run store; a store that cannot be written costs only the record."""
     from trendcast.exceptions import StoreError
     from trendcast.pipeline import record
 
     try:
-        run_id = record(store, kind, data, config, tables)
+        run_id = record(store, kind, data, config, tables, model=model)
         _echo(f"recorded as run {run_id} in {store}")
     except StoreError as exc:
         _echo(f"Warning: the run was not recorded: {exc}")

@@ -78,6 +78,7 @@ BUDGET_POOL: tuple[tuple[str, float], ...] = (
     ("auto_arima", 30.0),
     ("chronos_bolt", 10.0),
     ("chronos2", 30.0),
+    ("timesfm", 80.0),
     ("nhits", 40.0),
     ("lstm", 40.0),
     ("patchtst", 60.0),
@@ -222,6 +223,15 @@ class AutoSelect(Forecaster):
             ):
                 self.skipped_[model.alias] = f"over the time budget ({estimate:.0f}s estimated)"
                 continue
+            if model.family == "foundation" and names is None:
+                from trendcast.models.foundation import weights_available
+
+                path = str(
+                    getattr(model, "model_path", None) or getattr(model, "default_model_path", "")
+                )
+                if not weights_available(path):
+                    self.skipped_[model.alias] = f"no local weights for {path}"
+                    continue
             began = time.perf_counter()
             try:
                 part = self._model_run(model, df, h, levels, static_df, n_windows, step, X_df)

@@ -97,6 +97,17 @@ class Forecaster(ABC):
     ) -> pd.DataFrame:
         """Forecast ``h`` periods after each series' last date."""
 
+    def update(self, df: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Self:
+        """Take new observations (the full, longer history) and forecast from their end,
+        keeping what was learned.
+
+        Global models (machine learning, neural) keep their trained weights and read the
+        new history as input. For the statistical family estimation is part of
+        forecasting (a fraction of a second per series), so the default stores the new
+        history and the next ``predict`` estimates on it.
+        """
+        return self.fit(df, static_df=static_df)
+
     def cross_validation(
         self,
         df: pd.DataFrame,

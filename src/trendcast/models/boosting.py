@@ -177,7 +177,20 @@ class MLForecastModel(Forecaster):
                     self.design_, static_features=self._static_columns(self.static_df_)
                 )
         self.offsets_: dict[tuple[int, tuple[int, ...]], pd.DataFrame] = {}
+        self.update_design_: pd.DataFrame | None = None
         self.importance_ = self._importance()
+        return self
+
+    def update(self, df: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Self:
+        """New history for the trained model: forecasts start at its end, no refit."""
+        if self.model_ is None:
+            return self.fit(df, static_df=static_df)
+        lengths = df.groupby("unique_id").size()
+        self.short_ = set(lengths.index[lengths < self.min_length()])
+        self.train_ = df
+        long_df = df[~df["unique_id"].isin(self.short_)]
+        grid = _Grid(df, self.calendar_, 0)
+        self.update_design_ = self._design(long_df, grid, self.static_df_)
         return self
 
     def _offsets(self, h: int, levels: Sequence[int]) -> pd.DataFrame:
@@ -233,7 +246,9 @@ class MLForecastModel(Forecaster):
         ids_long = sorted(set(self.train_["unique_id"]) - self.short_)
         if self.model_ is not None and ids_long:
             with _quiet_young_series():
-                fc = self.model_.predict(h, X_df=self._future_design(h, X_df, ids_long))
+                fc = self.model_.predict(
+                    h, X_df=self._future_design(h, X_df, ids_long), new_df=self.update_design_
+                )
             fc["ds"] = _Grid(self.train_, self.calendar_, h).to_dates(fc["ds"])
             fc[self.alias] = fc[self.alias].clip(lower=0.0)
             if levels:

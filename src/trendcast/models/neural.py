@@ -315,7 +315,19 @@ class NeuralModel(Forecaster):
         )
 
     # -- protocol -----------------------------------------------------------------------------
+    def update(self, df: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Self:
+        """New history for the trained networks: forecasts start at its end, no retraining."""
+        if not getattr(self, "networks_", None):
+            return self.fit(df, static_df=static_df)
+        self.train_ = df[["unique_id", "ds", "y"]]
+        network = next(iter(self.networks_.values()))
+        self.update_df_: pd.DataFrame | None = _Grid(self.train_, self.calendar_, 0).to_int(
+            self.train_[~self.train_["unique_id"].isin(network.fallback)]
+        )
+        return self
+
     def fit(self, df: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Self:
+        self.update_df_ = None
         self.train_ = df[["unique_id", "ds", "y"]]
         self.grid_ = _Grid(self.train_, self.calendar_, 0)
         self.networks_: dict[int, _Network] = {}
@@ -337,7 +349,7 @@ class NeuralModel(Forecaster):
         frames = []
         if network.nf is not None:
             with _quiet_cpu_training(self.n_jobs):
-                fc = network.nf.predict()
+                fc = network.nf.predict(df=self.update_df_)
             fc = fc.sort_values(["unique_id", "ds"], ignore_index=True)
             fc = fc[fc.groupby("unique_id").cumcount() < h]
             fc = _ordered_quantiles(fc, network.levels)

@@ -38,7 +38,7 @@ def register(name: str) -> Callable[[Any], Any]:
 
 def _load_builtins() -> None:
     # importing the modules runs their @register decorators
-    from trendcast.models import auto, boosting, neural, statistical  # noqa: F401
+    from trendcast.models import auto, boosting, foundation, neural, statistical  # noqa: F401
 
 
 def available_models() -> list[str]:
