@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -299,3 +300,40 @@ def test_report_of_300_products_and_10_models_stays_well_under_10_mb(tmp_path):
 
     assert len(explorer_payload(path.read_text(encoding="utf-8"))["products"]) == 300
     assert path.stat().st_size < 8_000_000
+
+
+def test_drivers_section_explains_products_when_given(tmp_path: Path) -> None:
+    panel = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 30 + ["b"] * 30,
+            "ds": list(pd.date_range("2024-01-01", periods=30)) * 2,
+            "y": [1.0] * 60,
+        }
+    )
+    drivers = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "b"],
+            "rank": [1, 2, 1],
+            "driver": ["promotion", "<b>price</b>", "day of week"],
+            "effect": [0.4, -0.1, 0.2],
+            "direction": ["raises", "lowers", "raises"],
+        }
+    )
+    empty = pd.DataFrame()
+    path = write(
+        tmp_path / "r.html",
+        title="t",
+        summary={},
+        cleaning=empty,
+        series_notes=empty,
+        leaderboard=empty,
+        segment_leaderboard=empty,
+        per_series=empty,
+        panel=panel,
+        backtest=empty,
+        forecast=empty,
+        drivers=drivers,
+    )
+    html = path.read_text(encoding="utf-8")
+    assert 'id="drivers"' in html and "What drives the forecasts" in html
+    assert "&lt;b&gt;price&lt;/b&gt;" in html and "<b>price</b>" not in html

@@ -407,6 +407,22 @@ def record(
     return run_id
 
 
+def _drivers(data: PreparedData, horizon: int, n_jobs: int, say: Progress) -> pd.DataFrame | None:
+    """Per-product drivers from a LightGBM fit (None when LightGBM is not installed)."""
+    from trendcast.evaluation.explain import drivers_summary, forecast_contributions
+    from trendcast.exceptions import MissingDependencyError
+
+    try:
+        m = _model("lightgbm", data, n_jobs)
+        m.fit(model_frame(data.panel, True), static_df=_static(data))
+        if m.model_ is None:
+            return None
+        say("explaining forecasts (LightGBM SHAP contributions)")
+        return drivers_summary(forecast_contributions(m, horizon))
+    except MissingDependencyError:
+        return None
+
+
 def _summary(
     data: PreparedData, result: BacktestResult, horizon: int, model: str
 ) -> dict[str, Any]:
@@ -522,6 +538,7 @@ def run(
         write_csv_atomic(data.report.to_frame(), out / "cleaning_report.csv")
         started = time.perf_counter()
         say("writing the report")
+        drivers = _drivers(data, horizon, n_jobs, say)
         report_path = write_report(
             out / "report.html",
             title=title or "trendcast forecast report",
@@ -535,6 +552,7 @@ def run(
             backtest=result.backtest,
             forecast=fc,
             levels=levels,
+            drivers=drivers,
         )
         timings["report"] = time.perf_counter() - started
         if store is not None:
@@ -554,6 +572,7 @@ def run(
                         "metrics": result.per_series,
                         "backtest": result.backtest,
                         "forecast": fc,
+                        **({"drivers": drivers} if drivers is not None else {}),
                     },
                 )
             )

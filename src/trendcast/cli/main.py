@@ -585,6 +585,7 @@ def report(
             backtest=t["backtest"],
             forecast=t["forecast"],
             levels=rec.config.get("levels", (80, 95)),
+            drivers=t.get("drivers"),
         )
         typer.echo(f"Report: {path}")
 

@@ -88,6 +88,7 @@ def write_report(
     levels: Sequence[int] = (80, 95),
     max_series: int = 300,
     history_periods: int = 365,
+    drivers: pd.DataFrame | None = None,
 ) -> Path:
     """Write the HTML report of a forecasting run, atomically, and return its path.
 
@@ -117,6 +118,7 @@ def write_report(
         levels=levels,
         max_series=max_series,
         history_periods=history_periods,
+        drivers=drivers,
     )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -139,6 +141,7 @@ def render_report(
     levels: Sequence[int] = (80, 95),
     max_series: int = 300,
     history_periods: int = 365,
+    drivers: pd.DataFrame | None = None,
 ) -> str:
     """Render the report of a forecasting run as one self-contained HTML document.
 
@@ -172,6 +175,10 @@ def render_report(
         Products offered in the explorer, the largest by volume.
     history_periods
         Most recent periods of history shown per product.
+    drivers
+        What drives each product's forecast: ``unique_id, rank, driver, effect,
+        direction`` (see :func:`trendcast.evaluation.explain.drivers_summary`); adds a
+        section when given.
 
     Raises
     ------
@@ -212,9 +219,11 @@ def render_report(
             _explorer_section(explorer, history_periods),
             _accuracy_section(backtest, models),
             _segments_section(per_series, models),
+            _drivers_section(drivers, panel, max_series) if drivers is not None else "",
         ]
     )
-    links = "".join(f'<a href="#{key}">{label}</a>' for key, label in _SECTIONS)
+    sections = [*_SECTIONS, *([("drivers", "Drivers")] if drivers is not None else [])]
+    links = "".join(f'<a href="#{key}">{label}</a>' for key, label in sections)
     generated = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -508,6 +517,50 @@ def _segments_section(per_series: pd.DataFrame, models: list[str]) -> str:
 (box: middle half of products, line: median, whiskers: 1.5 IQR). The number of products is
 shown with each segment.</p>
 {_figure_block(figure, "fig-segment-errors")}
+</section>"""
+
+
+def _drivers_section(drivers: pd.DataFrame, panel: pd.DataFrame, max_series: int) -> str:
+    """Why forecasts are what they are: drivers overall and per product."""
+    if drivers.empty:
+        return ""
+    overall = (
+        drivers.assign(strength=drivers["effect"].abs())
+        .groupby("driver")["strength"]
+        .mean()
+        .sort_values()
+    )
+    figure = go.Figure(
+        go.Bar(
+            x=overall.to_numpy(),
+            y=[figures.plotly_text(d) for d in overall.index],
+            orientation="h",
+            marker_color="#4c78a8",
+        )
+    )
+    figure.update_layout(
+        height=max(260, 28 * len(overall) + 80),
+        margin={"l": 200, "r": 20, "t": 20, "b": 40},
+        xaxis_title="mean |contribution| (log demand)",
+        template="plotly_white",
+    )
+    volume = panel.groupby("unique_id")["y"].sum().sort_values(ascending=False)
+    top = set(volume.index[:max_series])
+    rows = drivers[drivers["unique_id"].isin(top)].copy()
+    rows["effect"] = rows["effect"].round(3)
+    table = _table(
+        rows, columns=["unique_id", "rank", "driver", "direction", "effect"], sortable=True
+    )
+    return f"""<section id="drivers">
+<h2>What drives the forecasts</h2>
+<p class="note">Each product's forecast explained by the LightGBM model's exact SHAP
+contributions, averaged over the horizon and grouped into drivers: recent sales level, season,
+day of week, festivals, holidays, price and promotion. "raises" pushes the forecast up from the
+typical level, "lowers" pulls it down.</p>
+{_figure_block(figure, "fig-drivers")}
+<details><summary>Top drivers per product ({rows["unique_id"].nunique()} products)</summary>
+{table}
+</details>
 </section>"""
 
 
