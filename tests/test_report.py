@@ -320,7 +320,7 @@ def test_drivers_section_explains_products_when_given(tmp_path: Path) -> None:
         }
     )
     empty = pd.DataFrame()
-    path = write(
+    path = write_report(
         tmp_path / "r.html",
         title="t",
         summary={},
