@@ -45,6 +45,7 @@ __all__ = [
     "forecast_from_run",
     "record",
     "to_output",
+    "write_atomic",
     "write_csv_atomic",
 ]
 
@@ -320,17 +321,23 @@ def _output_frame(fc: pd.DataFrame, ids: pd.DataFrame, columns: ColumnMap) -> pd
     return out[[*id_cols, time_col, *value_cols]]
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a CSV through a temporary file and a rename, so a failure leaves no half file."""
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through ``write(tmp)`` and a rename, so a failure leaves no half file
+    and an earlier file intact."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        write(tmp)
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a CSV atomically (see :func:`write_atomic`)."""
+    return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%d"))
 
 
 @dataclass

@@ -479,7 +479,7 @@ def tune(
         import json
 
         from trendcast.evaluation.tuning import tune as run_tuning
-        from trendcast.pipeline import _static
+        from trendcast.pipeline import _static, write_atomic
 
         settings = _settings(config, id_col, time_col, target_col)
         data = _load(input, settings, freq, _mode(orders, sales_table), say)
@@ -496,10 +496,9 @@ def tune(
             progress=say,
         )
         payload = {"model": model, "params": result.best_params, "mase": result.best_mase}
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        tmp.replace(output)
+        write_atomic(
+            output, lambda tmp: tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        )
         _record(
             store,
             "tune",
@@ -535,15 +534,12 @@ def ingest(
     """Clean and aggregate the input into a panel; print the cleaning report."""
     say = _Progress()
     with _user_errors():
-        from trendcast.pipeline import write_csv_atomic
+        from trendcast.pipeline import write_atomic, write_csv_atomic
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         data = _load(input, settings, freq, _mode(orders, sales_table), say)
         if output.suffix == ".parquet":
-            output.parent.mkdir(parents=True, exist_ok=True)
-            tmp = output.with_name(f".{output.name}.tmp")
-            data.panel.to_parquet(tmp, index=False)
-            tmp.replace(output)
+            write_atomic(output, lambda tmp: data.panel.to_parquet(tmp, index=False))
         else:
             write_csv_atomic(data.panel, output)
         report_path = output.with_name(output.stem + "_cleaning.csv")
