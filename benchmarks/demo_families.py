@@ -18,6 +18,7 @@ from pathlib import Path
 from online_retail_models import machine
 
 from trendcast.evaluation.backtest import run_backtest
+from trendcast.evaluation.leaderboard import HEADLINE_COLUMNS
 from trendcast.pipeline import _static, load_sales
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,16 +58,7 @@ def main() -> None:
         progress=lambda m: print(m, flush=True),
     )
     total = time.perf_counter() - started
-    cols = [
-        "rank",
-        "model",
-        "mase",
-        "rmsse",
-        "scaled_pinball",
-        "coverage_80",
-        "coverage_95",
-        "time_s",
-    ]
+    cols = list(HEADLINE_COLUMNS)
     table = result.leaderboard[cols]
     RESULTS.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS / "demo_families.csv", index=False)

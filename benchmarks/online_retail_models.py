@@ -24,6 +24,7 @@ from pathlib import Path
 from trendcast.data.io import read_table
 from trendcast.data.prepare import prepare_sales
 from trendcast.evaluation.backtest import DEFAULT_BACKTEST_MODELS, run_backtest
+from trendcast.evaluation.leaderboard import HEADLINE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.csv.gz"
@@ -91,16 +92,7 @@ def main() -> None:
     )
     total_s = time.perf_counter() - started
     board = result.leaderboard
-    cols = [
-        "rank",
-        "model",
-        "mase",
-        "rmsse",
-        "scaled_pinball",
-        "coverage_80",
-        "coverage_95",
-        "time_s",
-    ]
+    cols = list(HEADLINE_COLUMNS)
     table = board[cols].copy()
     snaive = float(board.loc[board["model"] == "seasonal_naive", "mase"].iloc[0])
     auto = float(board.loc[board["model"] == "auto", "mase"].iloc[0])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from panels import weekly_panel
 from trendcast.data.calendar import TradingCalendar
 from trendcast.exceptions import ModelError
 from trendcast.models import available_models, get_model_class, make_model, models_table, register
@@ -15,18 +16,7 @@ LEVELS = [80, 95]
 H = 7
 
 
-def _panel(n_series: int = 4, n_days: int = 120, closed: tuple[int, ...] = ()) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    cal = TradingCalendar("D", closed_weekdays=closed)
-    dates = cal.range(
-        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01") + pd.Timedelta(days=n_days)
-    )
-    frames = []
-    for i in range(n_series):
-        weekly = 1 + 0.5 * np.sin(2 * np.pi * np.arange(len(dates)) / 7)
-        y = rng.poisson((3 + 4 * i) * weekly).astype(float)
-        frames.append(pd.DataFrame({"unique_id": f"sku{i}", "ds": dates, "y": y}))
-    return pd.concat(frames, ignore_index=True)
+_panel = weekly_panel
 
 
 # the networks and foundation models run the same assertions with tiny settings in their own

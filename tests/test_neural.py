@@ -17,6 +17,7 @@ import pytest
 
 # registers lstm, nhits and patchtst even before the registry loads them as built-ins
 import trendcast.models.neural  # noqa: F401
+from panels import weekly_panel
 from trendcast.data.calendar import TradingCalendar
 from trendcast.exceptions import ModelError
 from trendcast.models import make_model, models_table
@@ -41,18 +42,7 @@ TINY: dict[str, Any] = {
 CLOSED_SAT = TradingCalendar("D", closed_weekdays=(5,))
 
 
-def _panel(n_series: int = 4, n_days: int = 120, closed: tuple[int, ...] = ()) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    cal = TradingCalendar("D", closed_weekdays=closed)
-    dates = cal.range(
-        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01") + pd.Timedelta(days=n_days)
-    )
-    frames = []
-    for i in range(n_series):
-        weekly = 1 + 0.5 * np.sin(2 * np.pi * np.arange(len(dates)) / 7)
-        y = rng.poisson((3 + 4 * i) * weekly).astype(float)
-        frames.append(pd.DataFrame({"unique_id": f"sku{i}", "ds": dates, "y": y}))
-    return pd.concat(frames, ignore_index=True)
+_panel = weekly_panel
 
 
 def _model(name: str, calendar: TradingCalendar = CLOSED_SAT, **params: Any) -> Any:

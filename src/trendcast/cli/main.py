@@ -380,20 +380,9 @@ def _read_params(path: Path | None) -> dict[str, Any] | None:
 
 
 def _print_board(board: Any) -> None:
-    cols = [
-        c
-        for c in (
-            "rank",
-            "model",
-            "mase",
-            "rmsse",
-            "scaled_pinball",
-            "coverage_80",
-            "coverage_95",
-            "time_s",
-        )
-        if c in board.columns
-    ]
+    from trendcast.evaluation.leaderboard import HEADLINE_COLUMNS
+
+    cols = [c for c in HEADLINE_COLUMNS if c in board.columns]
     typer.echo(board[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

@@ -21,24 +21,14 @@ from trendcast.evaluation.metrics import evaluate
 from trendcast.evaluation.segments import classify_demand
 from trendcast.exceptions import ConfigError
 from trendcast.features.covariates import model_frame
+from trendcast.models.auto import DEFAULT_CANDIDATES
 from trendcast.models.base import interval_columns
 from trendcast.models.registry import available_models, make_model
 from trendcast.models.statistical import StatsForecastModel
 
 __all__ = ["BacktestResult", "run_backtest", "to_long", "DEFAULT_BACKTEST_MODELS"]
 
-DEFAULT_BACKTEST_MODELS: tuple[str, ...] = (
-    "auto",
-    "naive",
-    "seasonal_naive",
-    "window_average",
-    "auto_ets",
-    "auto_theta",
-    "croston",
-    "tsb",
-    "adida",
-    "imapa",
-)
+DEFAULT_BACKTEST_MODELS: tuple[str, ...] = ("auto", "naive", *DEFAULT_CANDIDATES)
 
 
 @dataclass

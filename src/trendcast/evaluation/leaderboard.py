@@ -15,7 +15,7 @@ import pandas as pd
 from trendcast.evaluation.metrics import _require_columns
 from trendcast.exceptions import ConfigError, InputError, format_examples
 
-__all__ = ["best_model_per_series", "leaderboard", "segment_leaderboard"]
+__all__ = ["HEADLINE_COLUMNS", "best_model_per_series", "leaderboard", "segment_leaderboard"]
 
 MEAN_COLUMNS = (
     "mae",
@@ -31,6 +31,18 @@ MEAN_COLUMNS = (
 )
 #: metrics where lower is better, the ones a best model can be picked by
 LOSS_COLUMNS = ("mae", "mse", "rmse", "mape", "smape", "mase", "rmsse", "pinball", "scaled_pinball")
+
+#: the leaderboard columns printed by the CLI and the benchmarks
+HEADLINE_COLUMNS = (
+    "rank",
+    "model",
+    "mase",
+    "rmsse",
+    "scaled_pinball",
+    "coverage_80",
+    "coverage_95",
+    "time_s",
+)
 
 
 def _series_weights(per_series: pd.DataFrame) -> pd.Series:
