@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -193,3 +195,33 @@ def test_a_third_party_model_registers_like_a_builtin() -> None:
         from trendcast.models import registry
 
         registry._REGISTRY.pop("test_constant")
+
+
+def test_a_time_budget_falls_back_to_the_fast_candidates_and_says_what_it_skipped() -> None:
+    auto = make_model(
+        "auto",
+        season_length=7,
+        calendar=TradingCalendar("D"),
+        time_budget=0.001,
+        candidates=("seasonal_naive", "window_average", "auto_ets"),
+    )
+    fc = auto.fit(_panel(n_series=2)).predict(H, levels=LEVELS)
+    assert auto.candidates_ == ("seasonal_naive", "window_average")
+    assert "time budget" in auto.skipped_["auto_ets"]
+    assert len(fc) == 2 * H
+
+
+def test_auto_skips_a_foundation_model_whose_weights_are_not_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an empty cache, and no network asked
+    auto = make_model(
+        "auto",
+        season_length=7,
+        calendar=TradingCalendar("D"),
+        time_budget=1e6,
+        candidates=("seasonal_naive", "window_average", "chronos_bolt"),
+    )
+    auto.fit(_panel(n_series=2)).predict(H)
+    assert "chronos_bolt" not in auto.candidates_
+    assert auto.skipped_["chronos_bolt"].startswith("no local weights")

@@ -227,3 +227,21 @@ def test_importing_the_neural_models_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules and 'neuralforecast' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_new_history_is_forecast_from_its_end_without_retraining(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    full = _panel(n_series=3, closed=(5,))
+    cut = full["ds"].unique()[-12]
+    model = _model("lstm", horizon=H).fit(full[full["ds"] <= cut])
+    before = model.predict(H)
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the network was retrained")
+
+    monkeypatch.setattr(type(model), "_train", no_training)
+    after = model.update(full).predict(H)
+    assert after["ds"].min() == CLOSED_SAT.future(full["ds"].max(), 1)[0]
+    assert before["ds"].max() < after["ds"].min()
+    assert len(after) == 3 * H and not (after["ds"].dt.dayofweek == 5).any()

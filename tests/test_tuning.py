@@ -82,6 +82,11 @@ def test_tune_writes_params_that_forecast_uses(
         ],
     )
     assert result.exit_code == 0, result.output
+    from trendcast.store import RunStore
+
+    with RunStore(tmp_path / "trendcast.duckdb", read_only=True) as store:
+        record = store.get_run("latest")
+    assert record.kind == "tune" and len(record.tables["tuning_history"]) == 2
     payload = json.loads((tmp_path / "p.json").read_text())
     assert payload["model"] == "lightgbm" and "num_leaves" in payload["params"]
     result = runner.invoke(
