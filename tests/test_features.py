@@ -117,3 +117,29 @@ def test_a_behaviour_table_without_known_types_is_refused() -> None:
         behaviour_features(
             events, TradingCalendar("D"), product_col="item", behaviour_col="type", time_col="time"
         )
+
+
+def test_event_flags_mark_each_event_type_and_keep_snap_days() -> None:
+    from trendcast.features.calendar import event_flags
+
+    cal = pd.DataFrame(
+        {
+            "ds": pd.date_range("2016-02-06", periods=4),
+            "event_type_1": ["Sporting", None, "Cultural", None],
+            "event_type_2": [None, None, "Religious", None],
+            "snap_TX": [0, 1, 1, 0],
+        }
+    )
+    flags = event_flags(cal)
+    assert flags.columns.tolist() == [
+        "event_Cultural",
+        "event_Religious",
+        "event_Sporting",
+        "snap_TX",
+    ]
+    assert flags["event_Sporting"].tolist() == [1, 0, 0, 0]
+    assert flags["event_Religious"].tolist() == [0, 0, 1, 0]
+    # days the events table does not cover get 0, not NaN
+    feats = calendar_features(pd.date_range("2016-02-05", periods=3), events=flags)
+    assert feats["snap_TX"].tolist() == [0, 0, 1]
+    assert feats["event_Sporting"].tolist() == [0, 1, 0]

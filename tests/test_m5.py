@@ -241,3 +241,26 @@ def test_non_numeric_sales_raise_input_error_naming_the_column(tmp_path):
     sales.to_csv(folder / "sales_train_validation.csv", index=False)
     with pytest.raises(InputError, match=r"non-integer unit sales in columns \['d_5'\]"):
         load_m5(folder)
+
+
+def test_m5_events_and_snap_days_become_known_ahead_features_of_the_global_models() -> None:
+    from trendcast.features.covariates import model_frame
+    from trendcast.models import make_model
+    from trendcast.pipeline import load_sales
+
+    data = load_sales(M5_DIR)
+    events = data.calendar.events
+    assert events is not None
+    calendar = pd.read_csv(M5_DIR / "calendar.csv", parse_dates=["date"]).set_index("date")
+    # the flags cover the forecast horizon too: the M5 calendar runs past the sales
+    assert events.index.max() == calendar.index.max() > data.panel["ds"].max()
+    sporting = calendar.index[
+        (calendar["event_type_1"] == "Sporting") | (calendar["event_type_2"] == "Sporting")
+    ]
+    assert set(events.index[events["event_Sporting"] == 1]) == set(sporting)
+    assert (events["snap_CA"].to_numpy() == calendar["snap_CA"].to_numpy()).all()
+
+    model = make_model("lightgbm", season_length=7, calendar=data.calendar)
+    model.fit(model_frame(data.panel, True), static_df=data.static_df)
+    features = set(model._importance()["feature"])
+    assert {"event_Sporting", "event_National", "snap_CA", "snap_TX", "snap_WI"} <= features

@@ -245,3 +245,27 @@ def test_new_history_is_forecast_from_its_end_without_retraining(
     assert after["ds"].min() == CLOSED_SAT.future(full["ds"].max(), 1)[0]
     assert before["ds"].max() < after["ds"].min()
     assert len(after) == 3 * H and not (after["ds"].dt.dayofweek == 5).any()
+
+
+def test_a_backtest_trains_one_network_and_no_window_sees_its_future(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    full = _panel(n_series=3, closed=(5,))
+    model = _model("nhits")
+    trained: list[pd.Timestamp] = []
+    train = type(model)._train
+
+    def counting(self: Any, h: int, levels: Any) -> Any:
+        trained.append(self.train_["ds"].max())
+        return train(self, h, levels)
+
+    monkeypatch.setattr(type(model), "_train", counting)
+    cv = model.cross_validation(full, h=H, n_windows=3, step=H, levels=LEVELS)
+    cutoffs = sorted(cv["cutoff"].unique())
+    assert len(cutoffs) == 3 and trained == [cutoffs[0]]
+    assert (cv["ds"] > cv["cutoff"]).all()
+    assert cv.groupby("cutoff").size().eq(3 * H).all()
+    # later windows forecast from their own cutoff's history, so they differ from a replay
+    first = cv[cv["cutoff"] == cutoffs[0]]["nhits"].to_numpy()
+    last = cv[cv["cutoff"] == cutoffs[-1]]["nhits"].to_numpy()
+    assert not np.allclose(first, last)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from trendcast.data.io import read_table
 from trendcast.data.prepare import InputMode, PreparedData, prepare_sales
 from trendcast.evaluation.backtest import DEFAULT_BACKTEST_MODELS, BacktestResult, run_backtest
 from trendcast.exceptions import ConfigError
-from trendcast.features.covariates import model_frame
+from trendcast.features.calendar import event_flags
+from trendcast.features.covariates import behaviour_table, join_behaviour, model_frame
 from trendcast.models.auto import AutoSelect
 from trendcast.models.base import interval_columns
 from trendcast.models.registry import make_model
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+#: ``DataFrame.attrs`` key of the known-ahead calendar flags a reader found (M5 events, SNAP)
+CALENDAR_EVENTS = "trendcast_calendar_events"
 
 
 def _quiet(_msg: str) -> None:
@@ -63,13 +66,32 @@ def load_sales(
     freq: str | None = None,
     mode: InputMode = "auto",
     cleaning: CleaningConfig | None = None,
+    events: str | Path | pd.DataFrame | None = None,
+    events_columns: dict[str, str | None] | None = None,
 ) -> PreparedData:
     """Read (or take) a raw table and prepare the clean panel.
 
     With no input the embedded demo (UCI Online Retail order lines) is used.
+    ``events`` is an optional user-behaviour table (one row per view, cart,
+    favourite or purchase: product, behaviour type, timestamp, optional user);
+    its counts and rates per product and period join the panel as past-only
+    covariates (see :func:`trendcast.features.covariates.behaviour_table`;
+    ``events_columns`` names its ``product``, ``behaviour``, ``time`` and
+    ``user`` columns when they are not detected).
     """
     raw, columns = _read_input(input, columns)
-    return prepare_sales(raw, columns, freq=freq, mode=mode, config=cleaning)
+    data = prepare_sales(raw, columns, freq=freq, mode=mode, config=cleaning)
+    flags = raw.attrs.get(CALENDAR_EVENTS)
+    if flags is not None and data.calendar.is_daily:
+        # known-ahead calendar flags (M5 events, SNAP) ride on the calendar into every model
+        data = replace(data, calendar=replace(data.calendar, events=flags))
+    if events is not None:
+        table = events if isinstance(events, pd.DataFrame) else read_table(events)
+        names = {f"{k}_col": v for k, v in (events_columns or {}).items()}
+        behaviour = behaviour_table(table, data.calendar, **names)
+        behaviour = behaviour[behaviour["ds"] <= data.panel["ds"].max()]
+        data = replace(data, panel=join_behaviour(data.panel, behaviour))
+    return data
 
 
 def _read_input(
@@ -105,6 +127,7 @@ def _read_m5(folder: str | Path, columns: ColumnMap | None) -> tuple[pd.DataFram
 
     m5 = load_m5(folder)
     table = m5.panel.merge(m5.static_df, on="unique_id", how="left")
+    table.attrs[CALENDAR_EVENTS] = event_flags(m5.calendar)
     table = table.rename(
         columns={"unique_id": "id", "ds": "date", "y": "sales", "price": "sell_price"}
     )
@@ -210,7 +233,7 @@ def fit_forecast(
         m.selection_cv_ = selection_cv
     if isinstance(m, AutoSelect):
         _check_history(data, horizon, m.selection_windows)
-    frame = model_frame(data.panel, m.supports_future_covariates)
+    frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
     static = _static(data) if m.supports_static_covariates else None
     fc = m.fit(frame, static_df=static).predict(horizon, X_df=X_df, levels=levels)
     return _forecast_frame(m, model, fc, levels), m
@@ -255,7 +278,7 @@ def forecast_from_run(
         data = prepare_sales(
             raw, saved.columns, freq=saved.calendar.freq, mode=mode, config=cleaning
         )
-        frame = model_frame(data.panel, m.supports_future_covariates)
+        frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
         m.update(frame, static_df=_static(data) if m.supports_static_covariates else None)
         ids = pd.concat([saved.ids, data.ids]).drop_duplicates("unique_id")
     fc = _forecast_frame(m, saved.model_name, m.predict(horizon, levels=sorted(levels)), levels)
@@ -421,7 +444,7 @@ def _drivers(data: PreparedData, horizon: int, n_jobs: int, say: Progress) -> pd
 
     try:
         m = _model("lightgbm", data, n_jobs)
-        m.fit(model_frame(data.panel, True), static_df=_static(data))
+        m.fit(model_frame(data.panel, True, True), static_df=_static(data))
         if m.model_ is None:
             return None
         say("explaining forecasts (LightGBM SHAP contributions)")
@@ -468,6 +491,8 @@ def run(
     title: str | None = None,
     progress: Progress | None = None,
     time_budget: float | None = None,
+    events: str | Path | pd.DataFrame | None = None,
+    events_columns: dict[str, str | None] | None = None,
 ) -> RunResult:
     """Run the whole path and write the forecast CSV and the HTML report into ``out_dir``.
 
@@ -503,7 +528,15 @@ def run(
         say("reading and cleaning the input")
         raw, columns = _read_input(input, columns)
         fingerprint = fingerprint_frame(raw)
-        data = load_sales(raw, columns, freq=freq, mode=mode, cleaning=cleaning)
+        data = load_sales(
+            raw,
+            columns,
+            freq=freq,
+            mode=mode,
+            cleaning=cleaning,
+            events=events,
+            events_columns=events_columns,
+        )
         config["columns"] = data.columns.to_dict()
         timings["prepare"] = time.perf_counter() - started
         say(

@@ -540,6 +540,54 @@ def ingest(
 
 
 @app.command()
+def trends(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the CSV.")],
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Periods to test, back from the last one. Default: a quarter of a year "
+            "(13 weeks, 91 days), at least 12 periods.",
+        ),
+    ] = None,
+    freq: FreqOpt = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Label every product rising, falling, stable, new or dead (Mann-Kendall); write a CSV."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.analysis.trends import (
+            default_window,
+            detect_trends,
+            trending_products,
+            trends_output,
+        )
+        from trendcast.pipeline import write_csv_atomic
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        periods = min(window or default_window(data.calendar), data.panel["ds"].nunique())
+        say(f"testing trends over the last {periods} periods")
+        result = detect_trends(data.panel, data.calendar, window=window)
+        path = write_csv_atomic(trends_output(result, data), output)
+        counts = result["trend"].value_counts()
+        say(", ".join(f"{label} {n:,}" for label, n in counts.items()))
+        top = trending_products(result, n=5)
+        if not top.empty:
+            cols = ["rank", "unique_id", "trend", "growth_pct", "p_value"]
+            typer.echo(top[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        typer.echo(f"Wrote trends for {len(result):,} products to {path}")
+
+
+@app.command()
 def report(
     run_id: Annotated[
         str, typer.Option("--run", help="Run id, a unique prefix, or latest.")

@@ -143,6 +143,9 @@ class TradingCalendar:
 
     freq: str = "D"
     closed_weekdays: tuple[int, ...] = field(default_factory=tuple)
+    #: known-ahead flags per date beyond holidays and festivals (the M5 calendar's event types
+    #: and SNAP days): a 0/1 frame indexed by date, used as features by the global models
+    events: pd.DataFrame | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "freq", normalize_freq(self.freq))

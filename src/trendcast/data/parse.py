@@ -33,7 +33,8 @@ def _to_naive(parsed: pd.Series) -> pd.Series:
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
-    """Timestamps from ISO text, ``2011/12/09 08:26``, ``09.12.2011``, ``2011年12月9日``...
+    """Timestamps from ISO text, ``2011/12/09 08:26``, ``09.12.2011``, ``2011年12月9日``,
+    compact ``20111209`` or Unix seconds/milliseconds...
 
     Time zones are dropped keeping local wall time (a sale at 23:30 +08:00
     stays on its local day). Unparseable values become NaT.
@@ -41,6 +42,11 @@ def parse_dates(values: pd.Series) -> pd.Series:
     if is_datetime64_any_dtype(values):
         return _to_naive(values)
     if is_numeric_dtype(values):
+        typical = values.dropna().abs().median() if values.notna().any() else 0
+        if typical >= 1e11:  # Unix milliseconds (2001 onwards)
+            return pd.to_datetime(values, unit="ms", errors="coerce")
+        if typical >= 1e9:  # Unix seconds (2001 onwards); compact dates stay below 1e8
+            return pd.to_datetime(values, unit="s", errors="coerce")
         # compact dates such as 20111209
         return pd.to_datetime(
             values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce"

@@ -114,7 +114,7 @@ def run_backtest(
         )
         started = time.perf_counter()
         auto_long = auto.cross_validation(
-            model_frame(panel, True),
+            model_frame(panel, True, True),
             h=horizon,
             n_windows=windows,
             step=step,
@@ -144,7 +144,7 @@ def run_backtest(
         model = make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs)
         started = time.perf_counter()
         wide = model.cross_validation(
-            model_frame(panel, model.supports_future_covariates),
+            model_frame(panel, model.supports_future_covariates, model.supports_past_covariates),
             h=horizon,
             n_windows=windows,
             step=step,

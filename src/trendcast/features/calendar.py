@@ -21,7 +21,7 @@ import pandas as pd
 
 from trendcast.exceptions import ConfigError, MissingDependencyError
 
-__all__ = ["FestivalWindows", "FESTIVALS", "festival_dates", "calendar_features"]
+__all__ = ["event_flags", "FestivalWindows", "FESTIVALS", "festival_dates", "calendar_features"]
 
 
 def _fixed(month: int, day: int) -> Callable[[int], date]:
@@ -100,13 +100,17 @@ def calendar_features(
     country: str | None = None,
     festivals: Iterable[str] | None = None,
     windows: FestivalWindows | None = None,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Calendar features for each distinct date, indexed by date.
 
     Columns: ``dayofweek, weekofyear, month, quarter, dayofmonth, is_weekend,
     is_month_start, is_month_end``; ``holiday`` (a public holiday of ``country``,
     when given); ``fest_<name>`` (inside the festival's window) and
-    ``days_to_festival`` (days until the next festival day, capped at 60).
+    ``days_to_festival`` (days until the next festival day, capped at 60); and
+    every column of ``events`` (known-ahead 0/1 flags indexed by date, such as
+    the M5 calendar's ``event_<type>`` and ``snap_<state>``; see
+    :func:`event_flags`), 0 on dates it does not cover.
 
     Examples
     --------
@@ -153,4 +157,40 @@ def calendar_features(
         nxt = np.searchsorted(days, idx.to_numpy())
         gap = (days[np.minimum(nxt, len(days) - 1)] - idx.to_numpy()) / np.timedelta64(1, "D")
         out["days_to_festival"] = np.clip(gap, 0, 60).astype(int)
+    if events is not None and len(events.columns):
+        known = events.reindex(idx).fillna(0).astype(int)
+        for col in known.columns:
+            out[col] = known[col].to_numpy()
     return out
+
+
+def event_flags(calendar: pd.DataFrame) -> pd.DataFrame:
+    """Known-ahead event flags per date from an M5-style calendar table.
+
+    ``calendar`` has ``ds`` and any of ``event_type_1``, ``event_type_2`` (event
+    categories such as Sporting, Cultural, National, Religious; empty on plain
+    days) and ``snap_<state>`` 0/1 columns. The result, indexed by date, has
+    ``event_<type>`` (1 on a day with an event of that type) and the ``snap_*``
+    columns unchanged; a global model with the store or state as a static
+    feature learns which SNAP flag matters for which series.
+
+    Examples
+    --------
+    >>> cal = pd.DataFrame({"ds": pd.to_datetime(["2016-02-07", "2016-02-08"]),
+    ...                     "event_type_1": ["Sporting", None], "snap_CA": [1, 0]})
+    >>> event_flags(cal).to_dict("list")
+    {'event_Sporting': [1, 0], 'snap_CA': [1, 0]}
+    """
+    dates = pd.DatetimeIndex(pd.to_datetime(calendar["ds"])).normalize()
+    out = pd.DataFrame(index=dates)
+    out.index.name = "ds"
+    types = [c for c in ("event_type_1", "event_type_2") if c in calendar.columns]
+    kinds = sorted({str(v) for c in types for v in calendar[c].dropna().unique()})
+    for kind in kinds:
+        hit = np.zeros(len(calendar), dtype=int)
+        for c in types:
+            hit |= (calendar[c].astype("object") == kind).to_numpy().astype(int)
+        out[f"event_{kind}"] = hit
+    for col in sorted(c for c in calendar.columns if str(c).startswith("snap_")):
+        out[col] = calendar[col].to_numpy().astype(int)
+    return out[~out.index.duplicated()]

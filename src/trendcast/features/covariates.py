@@ -30,6 +30,11 @@ __all__ = [
     "BEHAVIOURS",
     "normalise_behaviour",
     "model_frame",
+    "PAST_COVARIATES",
+    "past_covariate_columns",
+    "lagged_past_covariates",
+    "behaviour_table",
+    "join_behaviour",
 ]
 
 BEHAVIOURS: dict[str, tuple[str, ...]] = {
@@ -131,12 +136,124 @@ def behaviour_features(
     return out.sort_values(["unique_id", "ds"], ignore_index=True)
 
 
-def model_frame(panel: pd.DataFrame, future_covariates: bool) -> pd.DataFrame:
+#: the past-only covariates :func:`behaviour_features` makes, in a panel's columns
+PAST_COVARIATES = (*BEHAVIOURS, "cart_rate", "conversion", "buyers")
+
+
+def past_covariate_columns(frame: pd.DataFrame) -> list[str]:
+    """The past-only (behaviour) columns ``frame`` carries."""
+    return [c for c in PAST_COVARIATES if c in frame.columns]
+
+
+def lagged_past_covariates(
+    frame: pd.DataFrame, columns: list[str], lag: int, window: int
+) -> pd.DataFrame:
+    """Past-only covariates as features a forecast ``lag`` periods ahead may use.
+
+    Per series (rows sorted by ``unique_id, ds``), the mean of each column over
+    ``window`` periods ending ``lag`` periods before the row: ``<col>_lag<lag>``.
+    With ``lag`` at least the horizon, a forecast only reads values up to its
+    origin. Rows without such a past get 0. Aligned to ``frame``'s index.
+    """
+    ordered = frame.sort_values(["unique_id", "ds"], kind="stable")
+    grouped = ordered.groupby("unique_id", sort=False)[columns]
+    means = grouped.transform(lambda s: s.rolling(window, min_periods=1).mean())
+    shifted = means.groupby(ordered["unique_id"].to_numpy(), sort=False).shift(lag)
+    shifted.columns = [f"{c}_lag{lag}" for c in columns]
+    return shifted.fillna(0.0).reindex(frame.index)
+
+
+def model_frame(
+    panel: pd.DataFrame, future_covariates: bool, past_covariates: bool = False
+) -> pd.DataFrame:
     """What a model is fitted on: ``unique_id, ds, y``, plus the future-known price and
-    promotion features when the model can use them."""
+    promotion features when the model can use them, and the past-only behaviour
+    columns (views, carts...) when it can use those (it must lag them itself)."""
     base = panel[["unique_id", "ds", "y"]].reset_index(drop=True)
-    if not future_covariates:
-        return base
-    feats = price_features(panel.reset_index(drop=True))
-    extra = feats.drop(columns=["unique_id", "ds"])
-    return pd.concat([base, extra], axis=1) if len(extra.columns) else base
+    parts = [base]
+    if future_covariates:
+        feats = price_features(panel.reset_index(drop=True))
+        parts.append(feats.drop(columns=["unique_id", "ds"]))
+    if past_covariates:
+        parts.append(panel[past_covariate_columns(panel)].reset_index(drop=True))
+    parts = [p for p in parts if len(p.columns)]
+    return pd.concat(parts, axis=1) if len(parts) > 1 else base
+
+
+_EVENT_ROLES: dict[str, tuple[str, ...]] = {
+    "product": ("itemid", "item", "productid", "product", "sku", "skuid", "stockcode", "商品id"),
+    "behaviour": (
+        "behaviortype",
+        "behaviourtype",
+        "behavior",
+        "behaviour",
+        "eventtype",
+        "event",
+        "action",
+        "type",
+        "行为类型",
+        "行为",
+    ),
+    "time": ("timestamp", "eventtime", "time", "datetime", "date", "ds", "时间", "日期"),
+    "user": ("userid", "user", "visitorid", "customerid", "用户id", "用户"),
+}
+
+
+def behaviour_table(
+    events: pd.DataFrame,
+    calendar: TradingCalendar,
+    *,
+    product_col: str | None = None,
+    behaviour_col: str | None = None,
+    time_col: str | None = None,
+    user_col: str | None = None,
+) -> pd.DataFrame:
+    """:func:`behaviour_features` of an event table whose columns are found by name.
+
+    Columns not given are detected from common names (``item_id``/``product_id``/
+    ``sku``, ``behavior_type``/``event``/``action``, ``timestamp``/``time``,
+    ``user_id``/``visitorid``, and their Chinese equivalents); ``user_col`` is
+    optional. Timestamps may be dates, datetimes or Unix seconds.
+    """
+    norm = {re.sub(r"[\s_\-./()]+", "", str(c).strip().lower()): str(c) for c in events.columns}
+    given = {"product": product_col, "behaviour": behaviour_col, "time": time_col, "user": user_col}
+    found: dict[str, str | None] = {}
+    for role, synonyms in _EVENT_ROLES.items():
+        found[role] = given[role] or next((norm[s] for s in synonyms if s in norm), None)
+    missing = [r for r in ("product", "behaviour", "time") if found[r] is None]
+    if missing:
+        raise InputError(
+            f"Could not find the {missing} column(s) of the behaviour table (it has "
+            f"{list(events.columns)}). Name them with --events-col product=COL, "
+            "--events-col type=COL and --events-col time=COL."
+        )
+    product, behaviour, when = (str(found[r]) for r in ("product", "behaviour", "time"))
+    return behaviour_features(
+        events,
+        calendar,
+        product_col=product,
+        behaviour_col=behaviour,
+        time_col=when,
+        user_col=found["user"],
+    )
+
+
+def join_behaviour(panel: pd.DataFrame, behaviour: pd.DataFrame) -> pd.DataFrame:
+    """The panel with the behaviour columns per product and period (0 where none happened).
+
+    Raises :class:`InputError` when no product of the behaviour table is in the panel.
+    """
+    known = set(panel["unique_id"].astype(str))
+    ids = behaviour["unique_id"].astype(str)
+    if len(behaviour) and not ids.isin(known).any():
+        raise InputError(
+            f"None of the behaviour table's products ({format_examples(ids.unique())}) are in "
+            f"the sales data ({format_examples(sorted(known))}). Check that both use the same "
+            "product ids (for several id columns, the ids are joined as in the forecast output)."
+        )
+    cols = [c for c in behaviour.columns if c not in ("unique_id", "ds")]
+    right = behaviour.assign(unique_id=ids)
+    out = panel.drop(columns=[c for c in cols if c in panel.columns])
+    out = out.merge(right, on=["unique_id", "ds"], how="left")
+    out[cols] = out[cols].fillna(0.0)
+    return out

@@ -46,7 +46,7 @@ from trendcast.models.intervals import residual_offsets
 from trendcast.models.registry import available_models, make_model, register
 from trendcast.models.statistical import StatsForecastModel, sf_cross_validation, sf_forecast
 
-__all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES", "BUDGET_POOL"]
+__all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES", "BUDGET_POOL", "estimated_seconds"]
 
 ENSEMBLE = "median_ensemble"
 WEIGHTED = "weighted_ensemble"
@@ -88,6 +88,23 @@ BUDGET_POOL: tuple[tuple[str, float], ...] = (
 def relative_cost(name: str) -> float:
     """A candidate's rough cost relative to one pass of the fast statistical batch."""
     return dict(BUDGET_POOL).get(name, 0.0 if name in ("naive", "historic_average") else 10.0)
+
+
+#: CPU seconds per training step of a neural candidate (the demo's networks on 2 cores, rounded up)
+NEURAL_STEP_SECONDS = 0.05
+
+
+def estimated_seconds(model: Forecaster, unit: float, windows: int) -> float:
+    """Rough seconds a candidate needs for a backtest of ``windows`` plus the final forecast.
+
+    ``unit`` is what the batch of fast statistical models took. Local models cost in
+    proportion to it (series x windows); a neural network trains once for the backtest
+    and once for the forecast, for at most ``max_steps`` steps whatever the panel's size.
+    """
+    if model.family == "neural":
+        return 2 * NEURAL_STEP_SECONDS * float(getattr(model, "max_steps", 250))
+    # the final forecast costs about one more window of each candidate
+    return relative_cost(model.alias) * unit * (windows + 1) / windows
 
 
 def weighted_ensemble(
@@ -132,6 +149,7 @@ class AutoSelect(Forecaster):
     )
     supports_future_covariates: ClassVar[bool] = True
     supports_static_covariates: ClassVar[bool] = True
+    supports_past_covariates: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -212,10 +230,10 @@ class AutoSelect(Forecaster):
                 self.timings_[m.alias] = (time.perf_counter() - started) / len(cheap)
         unit = max(time.perf_counter() - started, 0.5)
         windows = n_windows or 1
-        for model in (m for m in models if m not in cheap):
+        rest = [m for m in models if m not in cheap]
+        for model in sorted(rest, key=lambda m: estimated_seconds(m, unit, windows)):
             elapsed = time.perf_counter() - started
-            # the final forecast costs about one more window of each candidate
-            estimate = relative_cost(model.alias) * unit * (windows + 1) / windows
+            estimate = estimated_seconds(model, unit, windows)
             if (
                 names is None
                 and self.time_budget is not None
@@ -288,7 +306,7 @@ class AutoSelect(Forecaster):
         step: int,
         X_df: pd.DataFrame | None,
     ) -> pd.DataFrame:
-        frame = model_frame(df, model.supports_future_covariates)
+        frame = model_frame(df, model.supports_future_covariates, model.supports_past_covariates)
         static = static_df if model.supports_static_covariates else None
         # statistical candidates keep their model-based intervals for auto's widths
         wanted = levels if isinstance(model, StatsForecastModel) else ()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from trendcast.data.calendar import TradingCalendar
 from trendcast.exceptions import ModelError
+from trendcast.features.covariates import PAST_COVARIATES
 
 __all__ = ["Forecaster", "interval_columns", "cutoffs_for"]
 
@@ -60,6 +61,8 @@ class Forecaster(ABC):
     description: ClassVar[str] = ""
     supports_future_covariates: ClassVar[bool] = False
     supports_static_covariates: ClassVar[bool] = False
+    #: uses past-only covariates (views, carts...), lagged by at least the horizon
+    supports_past_covariates: ClassVar[bool] = False
     supports_intervals: ClassVar[bool] = True
     is_global: ClassVar[bool] = False
 
@@ -120,7 +123,9 @@ class Forecaster(ABC):
         """Rolling-origin forecasts: refit on data up to each cutoff and forecast ``h``."""
         step = step or h
         frames = []
-        covariates = [c for c in df.columns if c not in ("unique_id", "ds", "y")]
+        # future-known covariates of a window are handed over as X_df; past-only ones
+        # (behaviour) never are: the model reads them from the training rows, lagged
+        covariates = [c for c in df.columns if c not in ("unique_id", "ds", "y", *PAST_COVARIATES)]
         dates = pd.DatetimeIndex(df["ds"].unique()).sort_values()
         for cutoff in cutoffs_for(df, h, n_windows, step):
             train = df[df["ds"] <= cutoff]

@@ -25,6 +25,7 @@ import pandas as pd
 from trendcast.data.calendar import TradingCalendar
 from trendcast.exceptions import MissingDependencyError
 from trendcast.features.calendar import calendar_features
+from trendcast.features.covariates import lagged_past_covariates, past_covariate_columns
 from trendcast.models.base import Forecaster, interval_columns
 from trendcast.models.intervals import apply_offsets, residual_offsets
 from trendcast.models.registry import register
@@ -68,6 +69,7 @@ class MLForecastModel(Forecaster):
     family: ClassVar[str] = "machine_learning"
     supports_future_covariates: ClassVar[bool] = True
     supports_static_covariates: ClassVar[bool] = True
+    supports_past_covariates: ClassVar[bool] = True
     is_global: ClassVar[bool] = True
 
     def __init__(
@@ -107,11 +109,11 @@ class MLForecastModel(Forecaster):
         return max(self._lags()) + 2
 
     def _calendar_frame(self, dates: pd.DatetimeIndex) -> pd.DataFrame:
-        feats = calendar_features(dates, country=self.country)
+        feats = calendar_features(dates, country=self.country, events=self.calendar_.events)
         keep = [
             c
             for c in feats.columns
-            if c in CALENDAR_COLUMNS or c.startswith("fest_") or c == "holiday"
+            if c in CALENDAR_COLUMNS or c.startswith(("fest_", "event_", "snap_")) or c == "holiday"
         ]
         if not self.calendar_.is_daily:
             keep = [c for c in keep if c not in ("dayofweek", "dayofmonth")]
@@ -140,12 +142,28 @@ class MLForecastModel(Forecaster):
         """Integer-time frame with calendar features, covariates and static attributes."""
         base = grid.to_int(df)
         cal = self._calendar_frame(pd.DatetimeIndex(df["ds"].unique()))
-        extra = df.drop(columns=["unique_id", "ds", "y"]).reset_index(drop=True)
+        extra = df.drop(columns=["unique_id", "ds", "y", *self.past_covariates_], errors="ignore")
+        extra = extra.reset_index(drop=True)
+        if self.past_covariates_:
+            extra = pd.concat([extra, self._past_features(df).reset_index(drop=True)], axis=1)
         out = pd.concat([base.reset_index(drop=True), extra], axis=1)
         out = pd.concat([out, cal.reindex(df["ds"].to_numpy()).reset_index(drop=True)], axis=1)
         if static_df is not None and len(static_df.columns) > 1:
             out = out.merge(static_df, on="unique_id", how="left")
         return out
+
+    def _past_features(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Behaviour features of ``df``'s rows from the history ``past_lag_`` periods back.
+
+        Rows after the training history (the forecast horizon) read the training rows.
+        """
+        cols = self.past_covariates_
+        if df["ds"].min() > self.train_["ds"].max():
+            history = self.train_[["unique_id", "ds", *cols]]
+            both = pd.concat([history, df[["unique_id", "ds"]]], ignore_index=True)
+            feats = lagged_past_covariates(both, cols, self.past_lag_, self.season_length)
+            return feats.iloc[len(history) :].set_axis(df.index)
+        return lagged_past_covariates(df, cols, self.past_lag_, self.season_length)
 
     def _static_columns(self, static_df: pd.DataFrame | None) -> list[str]:
         return [] if static_df is None else [c for c in static_df.columns if c != "unique_id"]
@@ -164,8 +182,19 @@ class MLForecastModel(Forecaster):
         lengths = df.groupby("unique_id").size()
         self.short_ = set(lengths.index[lengths < self.min_length()])
         self.train_ = df
+        self.fit_train_ = df
+        self.static_raw_ = static_df
         self.static_df_ = self._prepare_static(static_df)
-        self.covariates_ = [c for c in df.columns if c not in ("unique_id", "ds", "y")]
+        self.past_covariates_ = past_covariate_columns(df)
+        # behaviour is only known up to the origin: features read it this many periods back,
+        # at least the horizon (a longer forecast refits with a longer lag)
+        self.past_lag_ = max(
+            int(self.params.get("past_lag", 0) or 0), getattr(self, "past_lag_", 0)
+        )
+        self.past_lag_ = self.past_lag_ or 28
+        self.covariates_ = [
+            c for c in df.columns if c not in ("unique_id", "ds", "y", *self.past_covariates_)
+        ]
         self.grid_ = _Grid(df, self.calendar_, 0)
         long_df = df[~df["unique_id"].isin(self.short_)]
         self.model_ = None
@@ -241,6 +270,13 @@ class MLForecastModel(Forecaster):
         self, h: int, X_df: pd.DataFrame | None = None, levels: Sequence[int] = ()
     ) -> pd.DataFrame:
         levels = sorted(levels)
+        if self.past_covariates_ and h > self.past_lag_:
+            self.past_lag_ = h
+            update = self.update_design_ is not None
+            train = self.train_
+            self.fit(self.fit_train_, static_df=self.static_raw_)
+            if update:
+                self.update(train)
         frames = []
         cols = [self.alias, *interval_columns(self.alias, levels)]
         ids_long = sorted(set(self.train_["unique_id"]) - self.short_)
