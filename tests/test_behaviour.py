@@ -28,8 +28,8 @@ def _tables(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     for p in range(6):
         views = rng.poisson(20 + 15 * np.sin(np.arange(len(DAYS)) / (9 + p)) + 15)
         units = rng.poisson(0.3 * np.r_[np.full(14, views.mean()), views[:-14]])
-        sales += [{"sku": f"P{p}", "day": d, "units": u} for d, u in zip(DAYS, units)]
-        for d, v in zip(DAYS, views):
+        sales += [{"sku": f"P{p}", "day": d, "units": u} for d, u in zip(DAYS, units, strict=True)]
+        for d, v in zip(DAYS, views, strict=True):
             stamp = int(d.timestamp()) + 3600
             events += [{"item_id": f"P{p}", "behavior_type": "pv", "timestamp": stamp}] * int(v)
             events += [{"item_id": f"P{p}", "behavior_type": "cart", "timestamp": stamp}] * int(
