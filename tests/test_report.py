@@ -13,7 +13,7 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from trendcast.exceptions import ConfigError, InputError
-from trendcast.reporting import figures, html, write_report
+from trendcast.reporting import analysis_figures, figures, html, i18n, write_report
 
 SECTIONS = ("overview", "data", "leaderboard", "explorer", "accuracy", "segments")
 MALICIOUS = "<script>alert(1)</script>"
@@ -337,3 +337,273 @@ def test_drivers_section_explains_products_when_given(tmp_path: Path) -> None:
     html = path.read_text(encoding="utf-8")
     assert 'id="drivers"' in html and "What drives the forecasts" in html
     assert "&lt;b&gt;price&lt;/b&gt;" in html and "<b>price</b>" not in html
+
+
+# -- trends, analysis, training, languages ------------------------------------------------------
+
+
+def analysis_inputs(run: dict[str, object]) -> dict[str, object]:
+    """Trends, category trends, analysis tables and a training history for ``run``'s products,
+    in the shapes trendcast.analysis gives them: the first product rises, the second falls."""
+    panel = run["panel"]
+    assert isinstance(panel, pd.DataFrame)
+    ids = list(dict.fromkeys(panel["unique_id"]))
+    n = len(ids)
+    labels = (["rising", "falling"] + ["stable", "new", "dead"] * n)[:n]
+    growth = [80.0, -45.0] + [5.0] * (n - 2)
+    trends = pd.DataFrame(
+        {
+            "unique_id": ids,
+            "trend": labels,
+            "slope": [0.5, -0.3] + [0.01] * (n - 2),
+            "growth_pct": growth[:n],
+            "p_value": [0.0001, 0.002] + [0.5] * (n - 2),
+        }
+    )
+    categories = pd.DataFrame(
+        {
+            "level": ["category", "category", "total"],
+            "unique_id": ["toys", "garden", "total"],
+            "trend": ["rising", "stable", "stable"],
+            "slope": [0.3, 0.0, 0.1],
+            "growth_pct": [12.0, -1.0, 2.0],
+            "p_value": [0.01, 0.7, 0.4],
+        }
+    )
+    first = panel[panel["unique_id"] == ids[0]]
+    components = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": ids[0],
+                    "ds": first["ds"].to_numpy(),
+                    "method": "stl",
+                    "component": name,
+                    "value": first["y"].to_numpy() * share,
+                }
+            )
+            for name, share in (
+                ("observed", 1.0),
+                ("trend", 0.8),
+                ("seasonal_7", 0.1),
+                ("remainder", 0.1),
+            )
+        ],
+        ignore_index=True,
+    )
+    lags = np.arange(1, 15)
+    acf = pd.DataFrame(
+        {
+            "unique_id": ids[0],
+            "lag": lags,
+            "acf": 0.8**lags,
+            "acf_bound": 0.2 + 0.01 * lags,
+            "pacf": np.r_[0.8, np.zeros(13)],
+            "pacf_bound": 0.2,
+            "significant": 0.8**lags > 0.2,
+        }
+    )
+    names = ["sales", "price", "promo"]
+    correlation = pd.DataFrame(
+        [[1.0, -0.6, 0.4], [-0.6, 1.0, -0.2], [0.4, -0.2, 1.0]], columns=names
+    ).assign(variable=names)[["variable", *names]]
+    anomalies = pd.DataFrame(
+        {
+            "unique_id": [ids[0], ids[0], ids[1]],
+            "ds": [first["ds"].iloc[-3], first["ds"].iloc[-10], first["ds"].iloc[-5]],
+            "score": [5.2, -4.1, 3.3],
+            "likely_cause": ["promotion", MALICIOUS, "holiday"],
+        }
+    )
+    analysis = {
+        "decomposition": components,
+        "acf": acf,
+        "strength": pd.DataFrame(
+            {"unique_id": ids, "trend_strength": 0.5, "seasonal_strength": 0.25}
+        ),
+        "stationarity": pd.DataFrame({"unique_id": ids, "adf_p_value": 0.01, "stationary": True}),
+        "correlation": correlation,
+        "explained_variance": pd.DataFrame(
+            {"component": ["PC1", "PC2"], "explained_variance_ratio": [0.7, 0.3]}
+        ),
+        "anomalies": anomalies,
+    }
+    history = pd.DataFrame(
+        {"step": [0, 50, 100], "train_loss": [1.0, 0.5, 0.4], "valid_loss": [1.1, 0.7, 0.6]}
+    )
+    return {
+        "trends": trends,
+        "category_trends": categories,
+        "analysis": analysis,
+        "training_history": {"nhits": history},
+    }
+
+
+def visible_text(document: str) -> str:
+    """The page's text without its scripts, styles and tags."""
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", document, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", text)
+
+
+def plots(document: str) -> dict[str, dict]:
+    """Every embedded figure by its element id."""
+    found = re.findall(
+        r'<script type="application/json" data-plot="([^"]+)">(.*?)</script>', document
+    )
+    return {key: json.loads(body) for key, body in found}
+
+
+def test_report_without_analysis_inputs_keeps_its_sections_and_adds_none(tmp_path):
+    document = write_report(tmp_path / "r.html", **synthetic_run()).read_text(encoding="utf-8")
+
+    for section in ("trends", "drivers", "analysis", "training"):
+        assert f'id="{section}"' not in document
+    assert 'href="#quality"' in document and 'lang="en"' in document
+
+
+def test_trends_section_lists_risers_and_fallers_linked_to_the_explorer(tmp_path):
+    run = synthetic_run(ids=[f"SKU-{i}" for i in range(8)], days=60)
+    extra = analysis_inputs(run)
+    # the riser is the smallest product: the explorer takes it in although max_series is 2
+    extra["trends"] = extra["trends"].assign(
+        unique_id=lambda t: t["unique_id"].iloc[::-1].to_list()
+    )
+    path = write_report(tmp_path / "r.html", **run, **extra, max_series=2)
+    document = path.read_text(encoding="utf-8")
+
+    trends = document.split('<section id="trends"')[1].split("</section>")[0]
+    assert 'href="#trends" data-nav="trends"' in document
+    assert 'data-product="SKU-7"' in trends and 'data-product="SKU-6"' in trends
+    assert "+80%" in document.split('<section id="overview"')[1].split("</section>")[0]
+    products = {p["id"]: p for p in explorer_payload(document)["products"]}
+    assert {"SKU-0", "SKU-1", "SKU-7", "SKU-6"} <= set(products)
+    assert products["SKU-7"]["trend"] == ["rising", 80.0]
+    trending = plots(document)["fig-trending"]["data"][0]
+    assert trending["y"] == ["SKU-6", "SKU-7"]
+    assert "category: toys" in plots(document)["fig-category-trends"]["data"][0]["y"]
+
+
+def test_analysis_section_draws_the_chosen_products_and_marks_anomalies(tmp_path):
+    run = synthetic_run()
+    path = write_report(tmp_path / "r.html", **run, **analysis_inputs(run))
+    document = path.read_text(encoding="utf-8")
+
+    analysis = document.split('<section id="analysis"')[1].split("</section>")[0]
+    assert '<select id="analysis-product"><option value="0">SKU-1</option></select>' in analysis
+    assert 'data-plot-set="fig-decomposition"' in analysis and 'data-plot-set="fig-acf"' in analysis
+    assert MALICIOUS not in document
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in analysis
+    marks = explorer_payload(document)["products"][0]["anomalies"]
+    assert len(marks["t"]) == 2 and marks["cause"] == [MALICIOUS, "promotion"]
+    assert {"fig-correlation", "fig-explained-variance"} <= set(plots(document))
+
+
+def test_training_curves_join_model_quality_when_a_network_was_trained(tmp_path):
+    run = synthetic_run()
+    history = analysis_inputs(run)["training_history"]
+    document = write_report(tmp_path / "r.html", **run, training_history=history).read_text(
+        encoding="utf-8"
+    )
+
+    assert '<section id="training"' in document and 'href="#training"' in document
+    names = [trace["name"] for trace in plots(document)["fig-training"]["data"]]
+    assert names == ["nhits · train", "nhits · validation"]
+
+
+def test_chinese_report_translates_every_section_and_leaves_no_catalogue_key(tmp_path):
+    run = synthetic_run()
+    extra = analysis_inputs(run)
+    drivers = pd.DataFrame(
+        {
+            "unique_id": ["SKU-1"],
+            "rank": [1],
+            "driver": ["price"],
+            "effect": [0.2],
+            "direction": ["raises"],
+        }
+    )
+    document = write_report(
+        tmp_path / "r.html", **run, **extra, drivers=drivers, lang="zh"
+    ).read_text(encoding="utf-8")
+
+    assert '<html lang="zh-CN">' in document
+    for title in (
+        "概览",
+        "商品浏览",
+        "销售趋势",
+        "驱动因素",
+        "时间序列分析",
+        "模型质量",
+        "模型排行榜",
+        "预测与实际",
+        "训练曲线",
+        "数据与清洗",
+    ):
+        assert f">{title}<" in document, title
+    visible = visible_text(document)
+    assert [key for key in i18n.MESSAGES if "." in key and key in visible] == []
+    english = [
+        entry["en"]
+        for entry in i18n.MESSAGES.values()
+        if len(entry["en"]) > 15 and "{" not in entry["en"] and entry["en"] in visible
+    ]
+    assert english == []
+    assert "auto</strong> 比 SeasonalNaive（MASE：0.820 对 1.000）好 18%" in document
+
+
+def test_every_catalogue_entry_has_both_languages_with_the_same_placeholders():
+    for key, entry in i18n.MESSAGES.items():
+        assert set(entry) == set(i18n.LANGUAGES), key
+        fields = [set(re.findall(r"\{(\w+)\}", entry[lang])) for lang in i18n.LANGUAGES]
+        assert all(entry.values()) and fields[0] == fields[1], key
+
+
+def test_an_unknown_report_language_raises_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"Unknown report language 'fr'"):
+        write_report(tmp_path / "r.html", **synthetic_run(), lang="fr")
+
+
+def test_calendar_heatmap_puts_each_day_under_its_weekday_and_week():
+    panel = synthetic_run(ids=("A",), days=21)["panel"]  # 2011-01-01 is a Saturday
+    figure = analysis_figures.calendar_heatmap_figure(panel)
+    z = np.asarray(figure.data[0].z, dtype=float)
+
+    assert z.shape == (7, 4)
+    assert np.isnan(z[:5, 0]).all() and z[5, 0] == panel["y"].iloc[0]
+    assert figure.data[0].x[0] == "2010-12-27"
+
+
+def test_calendar_heatmap_says_it_needs_daily_sales():
+    panel = pd.DataFrame(
+        {"unique_id": "A", "ds": pd.date_range("2024-01-07", periods=10, freq="W"), "y": 1.0}
+    )
+    figure = analysis_figures.calendar_heatmap_figure(panel)
+
+    assert figure.layout.annotations[0].text == "The calendar needs daily sales."
+
+
+def test_acf_figure_draws_the_band_from_the_bounds_per_lag():
+    acf = analysis_inputs(synthetic_run())["analysis"]["acf"]
+    figure = analysis_figures.acf_figure(acf)
+
+    band, bars, partial = figure.data
+    assert band.fill == "toself" and np.isclose(np.max(band.y), 0.34)
+    assert (bars.name, partial.name) == ("ACF", "PACF") and len(bars.x) == 14
+
+
+def test_decomposition_figure_has_one_panel_per_component():
+    components = analysis_inputs(synthetic_run())["analysis"]["decomposition"]
+    figure = analysis_figures.decomposition_figure(components, lang="zh")
+
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert titles == ["观测值", "趋势", "季节 (7)", "残差"]
+
+
+def test_training_curves_switch_to_a_log_axis_over_a_wide_range():
+    history = pd.DataFrame({"step": [1, 2, 3], "train_loss": [100.0, 1.0, 0.5], "valid_loss": 2.0})
+    figure = analysis_figures.training_curves_figure({"lstm": history})
+
+    assert figure.layout.yaxis.type == "log"
+    assert analysis_figures.training_curves_figure({}).layout.annotations[0].text == (
+        "No training history."
+    )

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from trendcast.reporting.i18n import text
+
 __all__ = [
     "ACCENT",
     "COLORWAY",
@@ -159,21 +161,23 @@ def best_model(leaderboard: pd.DataFrame) -> str | None:
     return str(leaderboard.sort_values(order, kind="stable")["model"].iloc[0])
 
 
-def total_sales_figure(panel: pd.DataFrame, forecast: pd.DataFrame | None = None) -> go.Figure:
+def total_sales_figure(
+    panel: pd.DataFrame, forecast: pd.DataFrame | None = None, *, lang: str = "en"
+) -> go.Figure:
     """Total units over time across all products, with the summed forecast if given."""
     if panel.empty:
-        return _empty_figure("No sales history in this run.")
+        return _empty_figure(text("empty.sales", lang))
     totals = panel.groupby("ds", sort=True)["y"].sum()
     fig = _figure(
         height=340,
-        yaxis_title="Units",
+        yaxis_title=text("figure.units", lang),
         hovermode="x unified",
         legend={"x": 0.18, "y": 1.02, "yanchor": "bottom"},
     )
     fig.add_scatter(
         x=totals.index,
         y=totals.to_numpy(),
-        name="Actual",
+        name=text("figure.actual", lang),
         mode="lines",
         line={"color": ACTUAL, "width": 1.4},
         hovertemplate="%{y:,.0f}",
@@ -183,7 +187,7 @@ def total_sales_figure(panel: pd.DataFrame, forecast: pd.DataFrame | None = None
         fig.add_scatter(
             x=future.index,
             y=future.to_numpy(),
-            name="Forecast (sum over products)",
+            name=text("figure.forecast_sum", lang),
             mode="lines",
             line={"color": ACCENT, "width": 2},
             hovertemplate="%{y:,.0f}",
@@ -206,16 +210,18 @@ def total_sales_figure(panel: pd.DataFrame, forecast: pd.DataFrame | None = None
     return fig
 
 
-def model_score_figure(leaderboard: pd.DataFrame, metric: str | None = None) -> go.Figure:
+def model_score_figure(
+    leaderboard: pd.DataFrame, metric: str | None = None, *, lang: str = "en"
+) -> go.Figure:
     """Horizontal bars of each model's score, best (lowest) on top and highlighted."""
     metric = metric or score_metric(leaderboard)
     if metric is None or leaderboard.empty:
-        return _empty_figure("No model scores in this run.")
+        return _empty_figure(text("empty.scores", lang))
     scores = leaderboard[["model", metric]].dropna().sort_values(metric, ascending=False)
     best = scores["model"].iloc[-1]
     fig = _figure(
         height=80 + 30 * len(scores),
-        xaxis_title=f"{metric_label(metric)} (lower is better)",
+        xaxis_title=text("figure.lower_better", lang, metric=metric_label(metric)),
         margin={"t": 30},
         showlegend=False,
         bargap=0.35,
@@ -239,6 +245,8 @@ def predicted_vs_actual_figure(
     models: Sequence[str] | None = None,
     max_points: int = 20_000,
     seed: int = 0,
+    *,
+    lang: str = "en",
 ) -> go.Figure:
     """Backtest forecast against actual, one toggleable trace per model.
 
@@ -249,7 +257,7 @@ def predicted_vs_actual_figure(
     """
     points = backtest.dropna(subset=["y", "forecast"]) if not backtest.empty else backtest
     if points.empty:
-        return _empty_figure("No backtest in this run.")
+        return _empty_figure(text("empty.backtest", lang))
     present = list(dict.fromkeys(points["model"].astype(str)))
     order = [m for m in (models or []) if m in present] + [
         m for m in sorted(present) if m not in (models or [])
@@ -263,8 +271,8 @@ def predicted_vs_actual_figure(
     pad = 0.03 * (high - low or 1)
     fig = _figure(
         height=560,
-        xaxis_title="Actual",
-        yaxis_title="Backtest forecast",
+        xaxis_title=text("accuracy.actual", lang),
+        yaxis_title=text("accuracy.forecast", lang),
         legend={"orientation": "v", "x": 0.7, "y": 1, "yanchor": "top"},
     )
     for i, model in enumerate(order):
@@ -277,14 +285,15 @@ def predicted_vs_actual_figure(
             mode="markers",
             marker={"size": 5, "opacity": 0.45, "color": COLORWAY[i % len(COLORWAY)]},
             text=labels.to_list(),
-            hovertemplate="%{text}<br>actual %{x:,.2f}, forecast %{y:,.2f}<extra>%{fullData.name}"
-            "</extra>",
+            hovertemplate="%{text}<br>"
+            + text("accuracy.hover", lang, x="%{x:,.2f}", y="%{y:,.2f}")
+            + "<extra>%{fullData.name}</extra>",
             visible=True if i == 0 else "legendonly",
         )
     fig.add_scatter(
         x=[low - pad, high + pad],
         y=[low - pad, high + pad],
-        name="forecast = actual",
+        name=text("accuracy.identity", lang),
         mode="lines",
         line={"color": MUTED, "width": 1, "dash": "dash"},
         hoverinfo="skip",
@@ -299,6 +308,8 @@ def segment_error_figure(
     per_series: pd.DataFrame,
     metric: str | None = None,
     models: Sequence[str] | None = None,
+    *,
+    lang: str = "en",
 ) -> go.Figure:
     """Box plots of the per-product score by demand segment, one box per model.
 
@@ -307,12 +318,12 @@ def segment_error_figure(
     """
     metric = metric or score_metric(per_series)
     if metric is None or per_series.empty:
-        return _empty_figure("No per-product scores in this run.")
+        return _empty_figure(text("empty.per_product", lang))
     scores = per_series.assign(model=per_series["model"].astype(str))
     scores["segment"] = scores["segment"].astype(str) if "segment" in scores else "all"
     scores = scores[np.isfinite(scores[metric].astype(float))]
     if scores.empty:
-        return _empty_figure(f"No finite {metric_label(metric)} per product.")
+        return _empty_figure(text("empty.finite", lang, metric=metric_label(metric)))
     segments = [s for s in SEGMENTS if s in set(scores["segment"])]
     segments += sorted(set(scores["segment"]) - set(segments))
     products = scores.groupby("segment")["unique_id"].nunique()
@@ -324,7 +335,7 @@ def segment_error_figure(
     ]
     fig = _figure(
         height=440,
-        yaxis_title=f"{metric_label(metric)} per product",
+        yaxis_title=text("segments.axis", lang, metric=metric_label(metric)),
         boxmode="group",
         boxgroupgap=0.25,
         legend={"y": -0.12, "yanchor": "top"},
@@ -359,15 +370,22 @@ def explorer_data(
     max_series: int = 300,
     history_periods: int = 365,
     models: Sequence[str] = (),
+    include: Sequence[str] = (),
+    anomalies: pd.DataFrame | None = None,
+    trends: pd.DataFrame | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """The compact, JSON-ready data of the product explorer.
 
-    Holds the ``max_series`` largest products by total volume, largest first. Every
+    Holds the ``max_series`` largest products by total volume and the products of
+    ``include`` (e.g. the top risers and fallers), largest first. Every
     date is an index into the shared ``dates`` list, and each list of dates is stored
     as flat ``[start, length, ...]`` runs of consecutive indexes, so a regular series
     costs two numbers. Values are rounded to three significant digits of the
     product's peak, missing values are ``null``. ``models`` gives the leaderboard
     order; its first is the model of products the forecast does not name.
+    ``anomalies`` (``unique_id, ds`` and optionally ``likely_cause``) are marked on the
+    history; ``trends`` (``unique_id, trend, growth_pct``) label each product.
 
     Returns
     -------
@@ -376,11 +394,13 @@ def explorer_data(
         (the Plotly layout to draw with) and ``products``: a list of ``{id, volume,
         segment, model, history: {t, y}, backtest: [{cutoff, t, y: [values per model or
         null]}], future: {t, y, lo: {level: values}, hi: {level: values}} or null,
-        metrics: [[model index, value per metric]]}``.
+        metrics: [[model index, value per metric]], anomalies: {t, y, cause} or null,
+        trend: [label, growth %] or null}``.
     """
     panel = panel.assign(unique_id=panel["unique_id"].astype(str))
     volume = panel.groupby("unique_id")["y"].sum().sort_values(ascending=False, kind="stable")
-    volume = volume.iloc[:max_series]
+    extra = volume.index[max_series:].isin([str(uid) for uid in include])
+    volume = pd.concat([volume.iloc[:max_series], volume.iloc[max_series:][extra]])
     ids = volume.index
     history = panel[panel["unique_id"].isin(ids)].sort_values(["unique_id", "ds"])
     history = history.groupby("unique_id").tail(history_periods)
@@ -423,6 +443,8 @@ def explorer_data(
         else pd.Series(dtype=str)
     )
     position = {model: i for i, model in enumerate(models)}
+    marks = _anomaly_marks(anomalies, history)
+    labels = _trend_labels(trends)
     products = []
     for key, total in volume.items():
         uid = str(key)
@@ -449,6 +471,8 @@ def explorer_data(
                 ],
                 "future": _future(futures.get(uid), levels, digits),
                 "metrics": _metric_rows(scores.get(uid), metrics, position),
+                "anomalies": marks.get(uid),
+                "trend": labels.get(uid),
             }
         )
     layout = go.Layout(
@@ -457,7 +481,7 @@ def explorer_data(
         hovermode="x unified",
         legend={"y": -0.1, "yanchor": "top"},
         xaxis={"type": "date", "hoverformat": "%a %d %b %Y"},
-        yaxis={"title": {"text": "Units"}, "rangemode": "tozero"},
+        yaxis={"title": {"text": text("figure.units", lang)}, "rangemode": "tozero"},
     )
     return {
         "dates": _iso_dates(pd.Series(dates)).to_list(),
@@ -467,6 +491,44 @@ def explorer_data(
         "levels": levels,
         "layout": layout.to_plotly_json(),
         "products": products,
+    }
+
+
+def _anomaly_marks(
+    anomalies: pd.DataFrame | None, history: pd.DataFrame
+) -> dict[str, dict[str, list[Any]]]:
+    """Per product, its anomalies within the shown history: date indexes, sales, causes."""
+    if anomalies is None or anomalies.empty:
+        return {}
+    rows = anomalies.assign(
+        unique_id=anomalies["unique_id"].astype(str), ds=pd.to_datetime(anomalies["ds"])
+    )
+    rows = rows.drop(columns="y", errors="ignore").merge(
+        history[["unique_id", "ds", "y", "t"]], on=["unique_id", "ds"], how="inner"
+    )
+    if "likely_cause" not in rows.columns:
+        rows["likely_cause"] = ""
+    rows = rows.drop_duplicates(["unique_id", "ds"]).sort_values(["unique_id", "t"])
+    return {
+        str(uid): {
+            "t": group["t"].astype(int).tolist(),
+            "y": _values(group["y"], 3),
+            "cause": group["likely_cause"].fillna("").astype(str).tolist(),
+        }
+        for uid, group in rows.groupby("unique_id")
+    }
+
+
+def _trend_labels(trends: pd.DataFrame | None) -> dict[str, list[Any]]:
+    """Per product, ``[trend label, growth in percent or None]``."""
+    if trends is None or trends.empty or "trend" not in trends.columns:
+        return {}
+    growth = trends["growth_pct"] if "growth_pct" in trends.columns else pd.Series(np.nan)
+    return {
+        str(uid): [str(label), _round(value, 3)]
+        for uid, label, value in zip(
+            trends["unique_id"], trends["trend"], growth.reindex(trends.index), strict=True
+        )
     }
 
 
