@@ -349,12 +349,16 @@ def _rows(frame: pd.DataFrame, uid: str) -> pd.DataFrame:
 
 
 def analysis_products(*frames: pd.DataFrame | None) -> list[str]:
-    """The products with a decomposition or ACF, in the order the analysis gave them."""
-    ids: list[str] = []
-    for frame in frames:
-        if frame is not None and not frame.empty and "unique_id" in frame.columns:
-            ids += frame["unique_id"].astype(str).drop_duplicates().tolist()
-    return list(dict.fromkeys(ids))[:_ANALYSIS_PRODUCTS]
+    """The products every given frame (decomposition, ACF) has, in the analysis' order."""
+    given = [
+        frame["unique_id"].astype(str).drop_duplicates().tolist()
+        for frame in frames
+        if frame is not None and not frame.empty and "unique_id" in frame.columns
+    ]
+    if not given:
+        return []
+    shared = set(given[0]).intersection(*given[1:])
+    return [uid for uid in given[0] if uid in shared][:_ANALYSIS_PRODUCTS]
 
 
 def correlation_matrix(frame: pd.DataFrame | None) -> pd.DataFrame | None:
