@@ -244,9 +244,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "销量与驱动因素的相关性",
     },
     "drivers.correlation_note": {
-        "en": "Pearson correlation between total sales and the drivers over time; red moves "
-        "together, blue moves apart.",
-        "zh": "总销量与各驱动因素随时间的皮尔逊相关系数；红色为同向变化，蓝色为反向变化。",
+        "en": "Pearson correlation of sales and drivers, pooled over products with each "
+        "product's sales and levels standardised within the product; red moves together, blue "
+        "moves apart.",
+        "zh": "销量与各驱动因素的皮尔逊相关系数，跨商品合并计算（每个商品的销量和水平类变量先在商品内标准化）；"
+        "红色为同向变化，蓝色为反向变化。",
     },
     "drivers.pca": {"en": "Principal components", "zh": "主成分"},
     "drivers.pca_note": {

@@ -362,9 +362,20 @@ def analysis_products(*frames: pd.DataFrame | None) -> list[str]:
 
 
 def correlation_matrix(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """A correlation matrix with its row names as the index (a first text column, if any)."""
+    """A square correlation matrix, from a long ``[method,] var_x, var_y, corr`` table (Pearson
+    rows when several methods) or a square one whose row names are its first text column."""
     if frame is None or frame.empty:
         return None
+    if {"var_x", "var_y", "corr"} <= set(frame.columns):
+        if "method" in frame.columns:
+            methods = frame["method"].astype(str)
+            frame = frame[
+                methods == ("pearson" if (methods == "pearson").any() else methods.iloc[0])
+            ]
+        order = list(dict.fromkeys(frame["var_x"].astype(str)))
+        square = frame.assign(var_x=frame["var_x"].astype(str), var_y=frame["var_y"].astype(str))
+        square = square.pivot_table(index="var_x", columns="var_y", values="corr", aggfunc="first")
+        return square.reindex(index=order, columns=order)
     first = frame.columns[0]
     if not pd.api.types.is_numeric_dtype(frame[first]):
         frame = frame.set_index(first)
