@@ -607,3 +607,17 @@ def test_training_curves_switch_to_a_log_axis_over_a_wide_range():
     assert analysis_figures.training_curves_figure({}).layout.annotations[0].text == (
         "No training history."
     )
+
+
+def test_an_analysis_without_models_leaves_out_model_quality(tmp_path):
+    run = synthetic_run()
+    extra = analysis_inputs(run)
+    empty = pd.DataFrame()
+    run.update(leaderboard=empty, segment_leaderboard=empty, per_series=empty, backtest=empty)
+    run.update(forecast=empty)
+    document = write_report(tmp_path / "r.html", **run, trends=extra["trends"]).read_text(
+        encoding="utf-8"
+    )
+
+    assert 'id="quality"' not in document and 'class="headline"' not in document
+    assert '<section id="trends"' in document and '<section id="explorer"' in document

@@ -327,6 +327,9 @@ def _overview(
         for key, value in facts.items()
     )
     outlook = _outlook(panel, forecast, lang)
+    headline = ""
+    if not (leaderboard.empty and forecast.empty):  # an analysis without models has none
+        headline = f'<p class="headline">{_headline(leaderboard, metric, best, lang)}</p>'
     calendar = ""
     if not panel.empty and analysis_figures.is_daily(panel):
         calendar = (
@@ -338,7 +341,7 @@ def _overview(
         )
     return f"""<section id="overview" class="overview" data-group="overview">
 <h1>{escape(title)}</h1>
-<p class="headline">{_headline(leaderboard, metric, best, lang)}</p>
+{headline}
 {f'<p class="outlook">{outlook}</p>' if outlook else ""}
 <div class="cards">{cards}</div>
 {_movers_block(trends, context)}
@@ -505,8 +508,11 @@ def _quality(
     training_history: Mapping[str, pd.DataFrame] | None,
     lang: str,
 ) -> str:
-    """The model-quality group: a heading with its own links, then its sections."""
+    """The model-quality group: a heading with its own links, then its sections; nothing for
+    an analysis without models."""
     training = insight_sections.training_section(training_history, lang)
+    if leaderboard.empty and backtest.empty and per_series.empty and not training:
+        return ""
     keys = [key for key in _QUALITY if key != "training" or training]
     links = "".join(f'<a href="#{key}">{html(f"nav.{key}", lang)}</a>' for key in keys)
     return "\n".join(
