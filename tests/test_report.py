@@ -404,29 +404,46 @@ def analysis_inputs(run: dict[str, object]) -> dict[str, object]:
         }
     )
     names = ["sales", "price", "promo"]
+    matrix = [[1.0, -0.6, 0.4], [-0.6, 1.0, -0.2], [0.4, -0.2, 1.0]]
     correlation = pd.DataFrame(
-        [[1.0, -0.6, 0.4], [-0.6, 1.0, -0.2], [0.4, -0.2, 1.0]], columns=names
-    ).assign(variable=names)[["variable", *names]]
+        [
+            (method, x, y, matrix[i][j])
+            for method in ("pearson", "spearman")
+            for i, x in enumerate(names)
+            for j, y in enumerate(names)
+        ],
+        columns=["method", "var_x", "var_y", "corr"],
+    )
     anomalies = pd.DataFrame(
         {
             "unique_id": [ids[0], ids[0], ids[1]],
             "ds": [first["ds"].iloc[-3], first["ds"].iloc[-10], first["ds"].iloc[-5]],
+            "y": [90.0, 0.0, 70.0],
+            "expected": [40.0, 38.0, 35.0],
             "score": [5.2, -4.1, 3.3],
+            "kind": ["spike", "stockout", "spike"],
             "likely_cause": ["promotion", MALICIOUS, "holiday"],
         }
     )
     analysis = {
         "decomposition": components,
-        "acf": acf,
-        "strength": pd.DataFrame(
+        "autocorrelation": acf,
+        "strengths": pd.DataFrame(
             {"unique_id": ids, "trend_strength": 0.5, "seasonal_strength": 0.25}
         ),
-        "stationarity": pd.DataFrame({"unique_id": ids, "adf_p_value": 0.01, "stationary": True}),
-        "correlation": correlation,
-        "explained_variance": pd.DataFrame(
-            {"component": ["PC1", "PC2"], "explained_variance_ratio": [0.7, 0.3]}
+        "stationarity": pd.DataFrame(
+            {"unique_id": ids, "verdict": "stationary", "d": 0, "D": 1, "adf_p": 0.01}
         ),
+        "drivers_correlation": correlation,
+        "drivers_pca_variance": pd.DataFrame(
+            {"component": ["PC1", "PC2"], "eigenvalue": [1.4, 0.6]}
+        ).assign(explained_variance_ratio=[0.7, 0.3], cumulative=[0.7, 1.0]),
+        "drivers_regression": pd.DataFrame(
+            {"term": ["const", "PC1"], "coef": [0.0, 0.4], "p_value": [0.9, 0.001]}
+        ),
+        "drivers_fit": pd.DataFrame({"r_squared": [0.42], "n_obs": [1200]}),
         "anomalies": anomalies,
+        "notes": pd.DataFrame({"note": ["drivers: no behaviour columns in the data"]}),
     }
     history = pd.DataFrame(
         {"step": [0, 50, 100], "train_loss": [1.0, 0.5, 0.4], "valid_loss": [1.1, 0.7, 0.6]}
@@ -583,7 +600,7 @@ def test_calendar_heatmap_says_it_needs_daily_sales():
 
 
 def test_acf_figure_draws_the_band_from_the_bounds_per_lag():
-    acf = analysis_inputs(synthetic_run())["analysis"]["acf"]
+    acf = analysis_inputs(synthetic_run())["analysis"]["autocorrelation"]
     figure = analysis_figures.acf_figure(acf)
 
     band, bars, partial = figure.data
@@ -621,3 +638,103 @@ def test_an_analysis_without_models_leaves_out_model_quality(tmp_path):
 
     assert 'id="quality"' not in document and 'class="headline"' not in document
     assert '<section id="trends"' in document and '<section id="explorer"' in document
+
+
+# -- the analysis pipeline and the report of a recorded run -------------------------------------
+
+
+def sales_table(products: int = 6, days: int = 150) -> pd.DataFrame:
+    """One row per product and day: the first product's sales double, the second's halve."""
+    rng = np.random.default_rng(3)
+    t = np.arange(days)
+    rows = []
+    for i in range(products):
+        trend = np.exp((1.0 if i == 0 else -0.7 if i == 1 else 0.0) * t / days)
+        weekly = 1 + 0.3 * np.sin(2 * np.pi * t / 7)
+        units = rng.poisson((30 - 3 * i) * trend * weekly)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "sku": f"P{i}",
+                    "date": pd.date_range("2024-01-01", periods=days, freq="D"),
+                    "units": units.astype(float),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def analysis_run(tmp_path_factory):
+    from trendcast.data.columns import ColumnMap
+    from trendcast.pipeline import analyze
+
+    folder = tmp_path_factory.mktemp("analysis")
+    columns = ColumnMap(id_cols=("sku",), time_col="date", target_col="units")
+    result = analyze(
+        sales_table(),
+        columns,
+        out_dir=folder / "out",
+        store_path=folder / "runs.duckdb",
+        mode="sales",
+        top_n=2,
+        lang="zh",
+    )
+    return folder, result
+
+
+def test_analyze_writes_its_tables_the_report_and_an_analysis_run(analysis_run):
+    from trendcast.store import RunStore
+
+    folder, result = analysis_run
+    document = result.report_path.read_text(encoding="utf-8")
+    trends = result.tables["trends"].set_index("unique_id")["trend"]
+
+    assert (trends["P0"], trends["P1"]) == ("rising", "falling")
+    assert {"trends.csv", "analysis_stationarity.csv", "analysis_anomalies.csv"} <= {
+        path.name for path in result.table_paths
+    }
+    assert all(path.exists() for path in result.table_paths)
+    assert '<html lang="zh-CN">' in document and "销售趋势" in document
+    assert '<section id="analysis"' in document and 'id="quality"' not in document
+    with RunStore(folder / "runs.duckdb", read_only=True) as store:
+        record = store.get_run(result.run_id)
+    assert record.kind == "analysis" and record.status == "succeeded"
+    assert "seasonal_D" in record.tables["analysis_stationarity"].columns
+
+
+def test_report_command_redraws_a_recorded_analysis_in_another_language(analysis_run):
+    from typer.testing import CliRunner
+
+    from trendcast.cli.main import app
+
+    folder, result = analysis_run
+    output = folder / "again" / "report.html"
+    outcome = CliRunner().invoke(
+        app,
+        ["report", "--store", str(folder / "runs.duckdb"), "-o", str(output), "--lang", "en"],
+    )
+
+    assert outcome.exit_code == 0, outcome.output
+    document = output.read_text(encoding="utf-8")
+    assert '<html lang="en">' in document and "trendcast trend analysis" in document
+    assert '<section id="trends"' in document and "Seasonal differences D" in document
+
+
+def test_stored_insight_gives_back_what_insight_tables_flattened():
+    from trendcast.pipeline import insight_tables, storable, stored_insight
+
+    run = synthetic_run()
+    extra = analysis_inputs(run)
+    tables = storable(insight_tables(extra, extra["training_history"]))
+    back = stored_insight(tables)
+
+    assert "seasonal_D" in tables["analysis_stationarity"].columns
+    assert list(back["analysis"]["stationarity"].columns) == list(
+        extra["analysis"]["stationarity"].columns
+    )
+    pd.testing.assert_frame_equal(back["trends"], extra["trends"])
+    assert list(back["training_history"]) == ["nhits"]
+    pd.testing.assert_frame_equal(
+        back["training_history"]["nhits"], extra["training_history"]["nhits"]
+    )

@@ -76,8 +76,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     analysis = dict(extra["analysis"])  # type: ignore[call-overload]
     second = analysis["decomposition"].assign(unique_id="SKU-2", value=lambda d: d["value"] / 2)
     analysis["decomposition"] = pd.concat([analysis["decomposition"], second])
-    acf = analysis["acf"].assign(unique_id="SKU-2", acf=lambda a: -a["acf"])
-    analysis["acf"] = pd.concat([analysis["acf"], acf])
+    acf = analysis["autocorrelation"].assign(unique_id="SKU-2", acf=lambda a: -a["acf"])
+    analysis["autocorrelation"] = pd.concat([analysis["autocorrelation"], acf])
     drivers = pd.DataFrame(
         {
             "unique_id": ["SKU-0", "SKU-1"],

@@ -40,6 +40,13 @@ __all__ = [
     "forecast",
     "backtest",
     "run",
+    "analyze",
+    "AnalysisRun",
+    "analysis_inputs",
+    "insight_tables",
+    "storable",
+    "stored_insight",
+    "training_histories",
     "RunResult",
     "data_tables",
     "fit_forecast",
@@ -453,6 +460,128 @@ def _drivers(data: PreparedData, horizon: int, n_jobs: int, say: Progress) -> pd
         return None
 
 
+def report_title(key: str, lang: str) -> str:
+    """The default title of a report, in its language."""
+    from trendcast.reporting.i18n import text
+
+    return text(key, lang)
+
+
+def training_histories(model: Any, name: str) -> dict[str, pd.DataFrame]:
+    """Loss curves of the neural networks behind a fitted model, by model name.
+
+    A neural model keeps its own in ``history_``; a model that trained networks
+    among others (``auto``) keeps them by name in ``histories_``. Empty for models
+    that train no network.
+    """
+    found: dict[str, pd.DataFrame] = {}
+    own = getattr(model, "history_", None)
+    if isinstance(own, pd.DataFrame) and not own.empty:
+        found[name] = own
+    for alias, history in (getattr(model, "histories_", None) or {}).items():
+        if isinstance(history, pd.DataFrame) and not history.empty:
+            found[str(alias)] = history
+    return found
+
+
+def analysis_inputs(
+    data: PreparedData,
+    *,
+    window: int | None = None,
+    alpha: float = 0.05,
+    top_n: int = 10,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The trend analysis and the time-series analysis of a prepared panel, for the report.
+
+    Trends are tested for every product and category (cheap, vectorised); the
+    costly parts of :func:`trendcast.analysis.summary.analyze` (STL/MSTL, about two
+    seconds per product on two years of daily sales, and ACF) cover only the
+    ``top_n`` best sellers. Returns ``trends``, ``category_trends`` and
+    ``analysis``, the keyword arguments of :func:`trendcast.reporting.write_report`.
+    """
+    from trendcast.analysis.summary import analyze as analyze_panel
+    from trendcast.analysis.trends import category_trends, detect_trends
+
+    say = progress or _quiet
+    say(f"testing the trends of {data.n_series:,} products")
+    trends = detect_trends(data.panel, data.calendar, window, alpha)
+    categories = category_trends(data.panel, _static(data), data.calendar, window, alpha)
+    analysis = analyze_panel(data, top_n=top_n, alpha=alpha, progress=say)
+    return {"trends": trends, "category_trends": categories, "analysis": analysis}
+
+
+def insight_tables(
+    insight: dict[str, Any], histories: dict[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The tables of :func:`analysis_inputs` and the training curves, flat, for the store and CSVs.
+
+    Analysis tables are named ``analysis_<name>``; the curves are one
+    ``training_history`` table with a ``model`` column.
+    """
+    from trendcast.reporting.insight_sections import analysis_tables
+
+    tables: dict[str, pd.DataFrame] = {}
+    for name in ("trends", "category_trends"):
+        if insight.get(name) is not None:
+            tables[name] = insight[name]
+    for name, frame in analysis_tables(insight.get("analysis")).items():
+        tables[f"analysis_{name}"] = frame
+    if histories:
+        tables["training_history"] = pd.concat(
+            [frame.assign(model=name) for name, frame in histories.items()], ignore_index=True
+        )
+    return tables
+
+
+#: columns the run store (case-insensitive, as DuckDB) keeps under another name
+_STORED_NAMES = {"D": "seasonal_D"}
+
+
+def storable(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with the columns that differ from another only in case renamed for the store
+    (the stationarity table's ``d`` and ``D``); :func:`stored_insight` renames them back."""
+    return {
+        name: frame.rename(columns=_STORED_NAMES)
+        if any(col in frame.columns for col in _STORED_NAMES)
+        else frame
+        for name, frame in tables.items()
+    }
+
+
+def stored_insight(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The report's analysis arguments back from a recorded run's tables (see
+    :func:`insight_tables`): ``trends``, ``category_trends``, ``analysis`` and
+    ``training_history``, each only when the run kept it."""
+    out: dict[str, Any] = {
+        name: tables[name] for name in ("trends", "category_trends") if name in tables
+    }
+    back = {stored: name for name, stored in _STORED_NAMES.items()}
+    analysis = {
+        name.removeprefix("analysis_"): frame.rename(columns=back)
+        for name, frame in tables.items()
+        if name.startswith("analysis_")
+    }
+    if analysis:
+        out["analysis"] = analysis
+    if "training_history" in tables:
+        history = tables["training_history"]
+        out["training_history"] = {
+            str(name): frame.drop(columns="model")
+            for name, frame in history.groupby("model", sort=False)
+        }
+    return out
+
+
+def _write_pictures(folder: Path, say: Progress, **figure_inputs: Any) -> list[Path]:
+    """The report's main figures as PNG images in ``folder``."""
+    from trendcast.reporting.static import export_figures, report_figures
+
+    pictures = report_figures(**figure_inputs)
+    say(f"drawing {len(pictures)} figures as PNG images in {folder}")
+    return export_figures(pictures, folder)
+
+
 def _summary(
     data: PreparedData, result: BacktestResult, horizon: int, model: str
 ) -> dict[str, Any]:
@@ -493,9 +622,14 @@ def run(
     time_budget: float | None = None,
     events: str | Path | pd.DataFrame | None = None,
     events_columns: dict[str, str | None] | None = None,
+    lang: str = "en",
+    png: bool = False,
 ) -> RunResult:
     """Run the whole path and write the forecast CSV and the HTML report into ``out_dir``.
 
+    The report also shows the products' trends and the time-series analysis of the
+    best sellers (see :func:`analysis_inputs`), in ``lang`` (``en`` or ``zh``); with
+    ``png`` its main figures are saved as images in ``out_dir/figures``.
     The run is recorded in the DuckDB store at ``store_path`` (None: no store).
     A run that fails is recorded as failed and leaves earlier runs intact.
     """
@@ -561,7 +695,7 @@ def run(
 
         started = time.perf_counter()
         say(f"forecasting {horizon} periods with {model}")
-        fc = forecast(
+        fc, fitted = fit_forecast(
             data,
             horizon=horizon,
             model=model,
@@ -579,9 +713,11 @@ def run(
         started = time.perf_counter()
         say("writing the report")
         drivers = _drivers(data, horizon, n_jobs, say)
+        insight = analysis_inputs(data, progress=say)
+        histories = training_histories(fitted, model)
         report_path = write_report(
             out / "report.html",
-            title=title or "trendcast forecast report",
+            title=title or report_title("report.title", lang),
             summary={**_summary(data, result, horizon, model), "Run": run_id},
             cleaning=data.report.to_frame(),
             series_notes=data.report.series_notes,
@@ -593,7 +729,24 @@ def run(
             forecast=fc,
             levels=levels,
             drivers=drivers,
+            lang=lang,
+            training_history=histories,
+            **insight,
         )
+        if png:
+            _write_pictures(
+                out / "figures",
+                say,
+                panel=data.panel,
+                forecast=fc,
+                leaderboard=result.leaderboard,
+                backtest=result.backtest,
+                per_series=result.per_series,
+                training_history=histories,
+                levels=tuple(levels),
+                lang=lang,
+                **insight,
+            )
         timings["report"] = time.perf_counter() - started
         if store is not None:
             store.save_run(
@@ -613,6 +766,7 @@ def run(
                         "backtest": result.backtest,
                         "forecast": fc,
                         **({"drivers": drivers} if drivers is not None else {}),
+                        **storable(insight_tables(insight, histories)),
                     },
                 )
             )
@@ -635,3 +789,127 @@ def run(
         if store is not None:
             store.close()
     return RunResult(run_id, data, result, fc, report_path, forecast_path, timings, config)
+
+
+@dataclass
+class AnalysisRun:
+    """Everything one analysis produced."""
+
+    run_id: str | None
+    data: PreparedData
+    tables: dict[str, pd.DataFrame]
+    report_path: Path
+    table_paths: list[Path]
+
+
+def analyze(
+    input: str | Path | pd.DataFrame | None = None,
+    columns: ColumnMap | None = None,
+    *,
+    out_dir: str | Path = "trendcast-analysis",
+    store_path: str | Path | None = "trendcast.duckdb",
+    freq: str | None = None,
+    mode: InputMode = "auto",
+    cleaning: CleaningConfig | None = None,
+    window: int | None = None,
+    alpha: float = 0.05,
+    top_n: int = 10,
+    lang: str = "en",
+    title: str | None = None,
+    png: bool = False,
+    progress: Progress | None = None,
+    events: str | Path | pd.DataFrame | None = None,
+    events_columns: dict[str, str | None] | None = None,
+) -> AnalysisRun:
+    """Analyse the sales without forecasting: trends, decomposition, drivers, anomalies.
+
+    Writes one CSV per table and the HTML report (in ``lang``) into ``out_dir``,
+    with ``png`` the main figures as images in ``out_dir/figures``, and records the
+    tables in the store at ``store_path`` (None: no store) as an ``analysis`` run.
+    An analysis that fails is recorded as failed and leaves earlier runs intact.
+    """
+    from trendcast.reporting import write_report
+    from trendcast.reporting.i18n import check_language
+    from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
+
+    say = progress or _quiet
+    check_language(lang)
+    run_id = new_run_id()
+    config: dict[str, Any] = {
+        "input": str(input) if not isinstance(input, pd.DataFrame) else "<DataFrame>",
+        "freq": freq,
+        "mode": mode,
+        "window": window,
+        "alpha": alpha,
+        "top_n": top_n,
+        "lang": lang,
+        "cleaning": (cleaning or CleaningConfig()).__dict__,
+    }
+    store = RunStore(store_path) if store_path else None
+    fingerprint = ""
+    try:
+        say("reading and cleaning the input")
+        raw, columns = _read_input(input, columns)
+        fingerprint = fingerprint_frame(raw)
+        data = load_sales(
+            raw,
+            columns,
+            freq=freq,
+            mode=mode,
+            cleaning=cleaning,
+            events=events,
+            events_columns=events_columns,
+        )
+        config["columns"] = data.columns.to_dict()
+        say(f"prepared {data.n_series:,} series ({data.calendar.describe()})")
+        insight = analysis_inputs(data, window=window, alpha=alpha, top_n=top_n, progress=say)
+        tables = insight_tables(insight)
+        out = Path(out_dir)
+        paths = [write_csv_atomic(frame, out / f"{name}.csv") for name, frame in tables.items()]
+        panel = data.panel
+        summary = {
+            "Series": data.n_series,
+            "Frequency": data.calendar.describe(),
+            "History": f"{panel['ds'].min():%Y-%m-%d} .. {panel['ds'].max():%Y-%m-%d}",
+        }
+        empty = pd.DataFrame()
+        report_path = write_report(
+            out / "report.html",
+            title=title or report_title("analysis.title", lang),
+            summary={**summary, "Run": run_id},
+            cleaning=data.report.to_frame(),
+            series_notes=data.report.series_notes,
+            leaderboard=empty,
+            segment_leaderboard=empty,
+            per_series=empty,
+            panel=panel[["unique_id", "ds", "y"]],
+            backtest=empty,
+            forecast=empty,
+            lang=lang,
+            **insight,
+        )
+        if png:
+            _write_pictures(out / "figures", say, panel=panel, lang=lang, **insight)
+        if store is not None:
+            store.save_run(
+                RunRecord(
+                    run_id=run_id,
+                    created_at=datetime.now(UTC),
+                    kind="analysis",
+                    status="succeeded",
+                    input_fingerprint=fingerprint,
+                    config=config,
+                    summary=summary,
+                    tables={**data_tables(data), **storable(tables)},
+                )
+            )
+    except Exception as exc:
+        if store is not None:
+            store.record_failure(
+                run_id, "analysis", fingerprint, config, f"{type(exc).__name__}: {exc}"
+            )
+        raise
+    finally:
+        if store is not None:
+            store.close()
+    return AnalysisRun(run_id if store is not None else None, data, tables, report_path, paths)

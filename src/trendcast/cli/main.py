@@ -84,6 +84,15 @@ BudgetOpt = Annotated[
 StoreOpt = Annotated[
     str, typer.Option("--store", help="DuckDB file that records runs.", envvar="TRENDCAST_STORE")
 ]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of the report: en or zh.")]
+PngOpt = Annotated[
+    bool,
+    typer.Option(
+        "--png",
+        help="Also save the report's main figures as PNG images in a figures folder beside it "
+        "(drawn by the local Chrome or Chromium).",
+    ),
+]
 
 
 def _echo(msg: str) -> None:
@@ -405,6 +414,8 @@ def run(
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
     time_budget: BudgetOpt = None,
+    lang: LangOpt = "en",
+    png: PngOpt = False,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """The whole path: clean, backtest, forecast, record the run, write the report."""
@@ -430,6 +441,8 @@ def run(
             n_jobs=jobs,
             progress=say,
             time_budget=time_budget,
+            lang=lang,
+            png=png,
         )
         for line in result.data.report.summary_lines():
             say(f"  cleaning: {line}")
@@ -437,6 +450,8 @@ def run(
         typer.echo(f"Run {result.run_id} recorded in {store}")
         typer.echo(f"Forecast: {result.forecast_path}")
         typer.echo(f"Report:   {result.report_path}")
+        if png:
+            typer.echo(f"Figures:  {out / 'figures'}")
 
 
 @app.command()
@@ -595,32 +610,119 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file.")] = Path(
         "report.html"
     ),
+    lang: LangOpt = "en",
+    png: PngOpt = False,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
-    """Write the HTML report of a recorded run."""
+    """Write the HTML report of a recorded run or analysis."""
     with _user_errors():
+        import pandas as pd
+
+        from trendcast.pipeline import report_title, stored_insight
         from trendcast.reporting import write_report
+        from trendcast.reporting.i18n import check_language
         from trendcast.store import RunStore
 
+        check_language(lang)
         with RunStore(store, read_only=True) as st:
             rec = st.get_run(run_id)
         t = rec.tables
+        empty = pd.DataFrame()
+        tables = {
+            "panel": t["panel"][["unique_id", "ds", "y"]],
+            "forecast": t.get("forecast", empty),
+            "leaderboard": t.get("leaderboard", empty),
+            "backtest": t.get("backtest", empty),
+            "per_series": t.get("metrics", empty),
+            **stored_insight(t),
+        }
+        levels = tuple(rec.config.get("levels", (80, 95)))
         path = write_report(
             output,
-            title="trendcast forecast report",
+            title=report_title(
+                "analysis.title" if rec.kind == "analysis" else "report.title", lang
+            ),
             summary={**{k: v for k, v in rec.summary.items() if k != "timings"}, "Run": rec.run_id},
             cleaning=t["cleaning_report"],
             series_notes=t["series_notes"],
-            leaderboard=t["leaderboard"],
-            segment_leaderboard=t["segment_leaderboard"],
-            per_series=t["metrics"],
-            panel=t["panel"][["unique_id", "ds", "y"]],
-            backtest=t["backtest"],
-            forecast=t["forecast"],
-            levels=rec.config.get("levels", (80, 95)),
+            segment_leaderboard=t.get("segment_leaderboard", empty),
             drivers=t.get("drivers"),
+            levels=levels,
+            lang=lang,
+            **tables,
         )
         typer.echo(f"Report: {path}")
+        if png:
+            from trendcast.reporting.static import export_figures, report_figures
+
+            folder = path.parent / "figures"
+            export_figures(report_figures(**tables, levels=levels, lang=lang), folder)
+            typer.echo(f"Figures: {folder}")
+
+
+@app.command()
+def analyze(
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("trendcast-analysis"),
+    freq: FreqOpt = None,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Periods of the trend test, back from the last one. Default: a quarter of a "
+            "year (13 weeks, 91 days), at least 12 periods.",
+        ),
+    ] = None,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top",
+            help="Best sellers to decompose (STL/MSTL) and show autocorrelations for; about two "
+            "seconds each on two years of daily sales.",
+        ),
+    ] = 10,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    lang: LangOpt = "en",
+    png: PngOpt = False,
+    store: StoreOpt = "trendcast.duckdb",
+) -> None:
+    """Trends, decomposition, stationarity, drivers and anomalies: tables, report, run record."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.pipeline import analyze as analyze_sales
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        say(f"reading {input or 'the embedded demo (UCI Online Retail, CC BY 4.0)'}")
+        result = analyze_sales(
+            input,
+            settings["columns"],
+            out_dir=out,
+            store_path=store,
+            freq=freq or settings["forecast"].freq,
+            mode=_mode(orders, sales_table),
+            cleaning=settings["cleaning"],
+            window=window,
+            top_n=top,
+            lang=lang,
+            png=png,
+            progress=say,
+        )
+        trends = result.tables.get("trends")
+        if trends is not None:
+            counts = trends["trend"].value_counts()
+            say("trends: " + ", ".join(f"{label} {n:,}" for label, n in counts.items()))
+        typer.echo(f"Analysis {result.run_id} recorded in {store}")
+        typer.echo(f"Tables:  {len(result.table_paths)} CSV files in {out}")
+        typer.echo(f"Report:  {result.report_path}")
+        if png:
+            typer.echo(f"Figures: {out / 'figures'}")
 
 
 @app.command()

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from trendcast.reporting.i18n import MESSAGES, column_label, text
+from trendcast.reporting.i18n import column_label, value_text
 
 __all__ = [
     "attribute",
@@ -32,6 +32,8 @@ __all__ = [
     "table",
 ]
 
+#: text columns whose values are labels the catalogue translates
+_ENUMERATED = ("trend", "verdict", "kind", "flag", "direction")
 _METRIC_HELP = {
     "mase": {
         "en": "Mean absolute error divided by the in-sample seasonal naive error; below 1 beats "
@@ -184,8 +186,8 @@ def _is_number(values: pd.Series) -> bool:
 def _formatter(values: pd.Series, name: str, lang: str) -> Callable[[object], str]:
     """How to show one column: digits chosen from the column's magnitude."""
     if not _is_number(values):
-        if name == "trend":
-            return lambda value: escape(_trend_text(value, lang))
+        if name in _ENUMERATED:
+            return lambda value: escape(value_text(value, lang))
         return lambda value: escape(format_value(value, lang))
     finite = values.to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
@@ -198,11 +200,6 @@ def _formatter(values: pd.Series, name: str, lang: str) -> Callable[[object], st
     largest = float(np.abs(finite).max())
     digits = 3 if largest < 10 else 2 if largest < 100 else 1 if largest < 1000 else 0
     return lambda value: format_number(value, digits)
-
-
-def _trend_text(value: object, lang: str) -> str:
-    key = f"trend.{value}"
-    return text(key, lang) if key in MESSAGES else format_value(value, lang)
 
 
 def _format_p(value: object) -> str:

@@ -204,7 +204,9 @@ def render_report(
         lang=lang,
     )
     linked = {product["id"] for product in explorer["products"]}
-    context = insight_sections.Context(lang=lang, linked=linked)
+    volume = panel.groupby(panel["unique_id"].astype(str))["y"].sum()
+    ranking = volume.sort_values(ascending=False, kind="stable").index.tolist()
+    context = insight_sections.Context(lang=lang, linked=linked, order=ranking)
 
     groups: dict[str, str] = {
         "overview": _overview(

@@ -22,7 +22,15 @@ from html import escape
 
 from trendcast.exceptions import ConfigError
 
-__all__ = ["LANGUAGES", "MESSAGES", "check_language", "column_label", "html", "text"]
+__all__ = [
+    "LANGUAGES",
+    "MESSAGES",
+    "check_language",
+    "column_label",
+    "html",
+    "text",
+    "value_text",
+]
 
 LANGUAGES = ("en", "zh")
 
@@ -256,7 +264,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "in total (line).",
         "zh": "每个主成分解释的驱动因素方差比例（柱）及累计比例（线）。",
     },
-    "drivers.loadings": {"en": "Loadings", "zh": "载荷"},
+    "drivers.loadings": {"en": "Principal component loadings", "zh": "主成分载荷"},
+    "drivers.sales_correlation": {
+        "en": "Correlation of each driver with sales",
+        "zh": "各驱动因素与销量的相关系数",
+    },
+    "drivers.fit": {
+        "en": "R² {r2} over {rows} rows (standardised sales on the kept components).",
+        "zh": "R² 为 {r2}，共 {rows} 行（标准化销量对保留主成分的回归）。",
+    },
     "drivers.factor_loadings": {"en": "Factor loadings", "zh": "因子载荷"},
     "drivers.regression": {"en": "Sales regressed on the components", "zh": "销量对主成分的回归"},
     "drivers.shap": {"en": "What drives the forecasts", "zh": "预测的驱动因素"},
@@ -302,6 +318,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "超出阴影带的柱在 5% 水平下显著不为零。",
     },
     "analysis.strength": {"en": "Trend and seasonal strength", "zh": "趋势与季节强度"},
+    "analysis.strength_note": {
+        "en": "From 0 (lost in the noise) to 1 (dominant); a seasonal strength above 0.64 calls "
+        "for a seasonal difference. STL/MSTL for the best sellers, a moving average otherwise.",
+        "zh": "从 0（淹没在噪声中）到 1（占主导）；季节强度高于 0.64 时建议做季节差分。"
+        "畅销商品用 STL/MSTL，其余用移动平均。",
+    },
+    "analysis.diagnostics": {"en": "Residual checks", "zh": "残差检验"},
+    "analysis.diagnostics_note": {
+        "en": "Whether a model's errors leave structure behind (autocorrelation, Ljung-Box), "
+        "are normal (Jarque-Bera) and unbiased.",
+        "zh": "模型误差是否仍有结构（自相关、Ljung-Box 检验）、是否正态（Jarque-Bera 检验）以及是否有偏。",
+    },
+    "analysis.tally": {"en": "Found: {counts}.", "zh": "结果：{counts}。"},
+    "analysis.notes": {"en": "Notes on the analysis ({count})", "zh": "分析说明（{count} 条）"},
     "analysis.stationarity": {"en": "Stationarity", "zh": "平稳性"},
     "analysis.stationarity_note": {
         "en": "ADF (null: a unit root) and KPSS (null: stationary) tests per product.",
@@ -415,6 +445,49 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col.score": {"en": "Score", "zh": "分数"},
     "col.trend_strength": {"en": "Trend strength", "zh": "趋势强度"},
     "col.seasonal_strength": {"en": "Seasonal strength", "zh": "季节强度"},
+    "col.seasonal_strength_yearly": {"en": "Yearly strength", "zh": "年季节强度"},
+    "col.method": {"en": "Method", "zh": "方法"},
+    "col.period": {"en": "Season", "zh": "季节周期"},
+    "col.n": {"en": "Periods", "zh": "期数"},
+    "col.verdict": {"en": "Verdict", "zh": "结论"},
+    "col.d": {"en": "Differences d", "zh": "差分阶数 d"},
+    "col.D": {"en": "Seasonal differences D", "zh": "季节差分阶数 D"},
+    "col.adf_p": {"en": "ADF p", "zh": "ADF p 值"},
+    "col.kpss_p": {"en": "KPSS p", "zh": "KPSS p 值"},
+    "col.note": {"en": "Note", "zh": "说明"},
+    "col.kind": {"en": "Kind", "zh": "类型"},
+    "col.lower": {"en": "Lower", "zh": "下界"},
+    "col.upper": {"en": "Upper", "zh": "上界"},
+    "col.bias_pct": {"en": "Bias %", "zh": "偏差 %"},
+    "col.acf_1": {"en": "ACF lag 1", "zh": "滞后 1 自相关"},
+    "col.acf_season": {"en": "Seasonal ACF", "zh": "季节滞后自相关"},
+    "col.lb_p_season": {"en": "Ljung-Box p", "zh": "Ljung-Box p 值"},
+    "col.jb_p": {"en": "Jarque-Bera p", "zh": "Jarque-Bera p 值"},
+    "col.flag": {"en": "Check", "zh": "检验结果"},
+    "col.group": {"en": "Group", "zh": "类别"},
+    "col.pearson": {"en": "Pearson", "zh": "皮尔逊"},
+    "col.spearman": {"en": "Spearman", "zh": "斯皮尔曼"},
+    "col.term": {"en": "Term", "zh": "项"},
+    "col.coef": {"en": "Coefficient", "zh": "系数"},
+    "col.std_err": {"en": "Std. error", "zh": "标准误"},
+    "col.communality": {"en": "Communality", "zh": "共同度"},
+    "col.uniqueness": {"en": "Uniqueness", "zh": "特殊度"},
+    # -- values the analysis gives, shown in tables ---------------------------------------------
+    "value.stationary": {"en": "stationary", "zh": "平稳"},
+    "value.trend-stationary": {"en": "trend-stationary", "zh": "趋势平稳"},
+    "value.difference-stationary (unit root)": {
+        "en": "difference-stationary (unit root)",
+        "zh": "差分平稳（单位根）",
+    },
+    "value.inconclusive": {"en": "inconclusive", "zh": "无定论"},
+    "value.constant": {"en": "constant", "zh": "常数"},
+    "value.too short to test": {"en": "too short to test", "zh": "太短无法检验"},
+    "value.spike": {"en": "spike", "zh": "激增"},
+    "value.drop": {"en": "drop", "zh": "骤降"},
+    "value.stockout": {"en": "stockout", "zh": "缺货"},
+    "value.fine": {"en": "fine", "zh": "正常"},
+    "value.raises": {"en": "raises", "zh": "推高"},
+    "value.lowers": {"en": "lowers", "zh": "拉低"},
 }
 
 
@@ -435,6 +508,15 @@ def html(key: str, lang: str = "en", **values: str) -> str:
     """The text of ``key`` as HTML: the template escaped, ``values`` inserted as given."""
     template = escape(MESSAGES[key][check_language(lang)], quote=False)
     return template.format(**values) if values else template
+
+
+def value_text(value: object, lang: str = "en") -> str:
+    """A value the analysis gives (a trend label, verdict, anomaly kind...) in ``lang``;
+    any other value as it is."""
+    for key in (f"trend.{value}", f"value.{value}"):
+        if key in MESSAGES:
+            return text(key, lang)
+    return str(value)
 
 
 def column_label(name: str, lang: str = "en") -> str:

@@ -8,7 +8,7 @@ the run store keeps them); :func:`analysis_tables` turns either into the tables.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -18,7 +18,7 @@ import pandas as pd
 
 from trendcast.reporting import analysis_figures as charts
 from trendcast.reporting.blocks import figure_block, figure_set_block, table
-from trendcast.reporting.i18n import html
+from trendcast.reporting.i18n import html, value_text
 
 __all__ = [
     "ANALYSIS_TABLES",
@@ -34,50 +34,66 @@ __all__ = [
     "trends_section",
 ]
 
-#: the tables of an analysis the report reads, by name
+#: the tables of an analysis the report reads (``AnalysisResult.tables()``' names)
 ANALYSIS_TABLES = (
+    "strengths",
     "stationarity",
     "decomposition",
-    "strength",
-    "acf",
-    "correlation",
-    "explained_variance",
-    "loadings",
-    "factor_loadings",
-    "regression",
+    "autocorrelation",
+    "diagnostics",
+    "drivers_correlation",
+    "drivers_sales_correlation",
+    "drivers_pca_variance",
+    "drivers_pca_loadings",
+    "drivers_factor_loadings",
+    "drivers_regression",
+    "drivers_fit",
     "anomalies",
+    "notes",
 )
 _TREND_COLUMNS = ("unique_id", "trend", "growth_pct", "slope", "p_value")
 _CATEGORY_COLUMNS = ("level", "value", "trend", "growth_pct", "slope", "p_value")
-_ANOMALY_COLUMNS = ("unique_id", "ds", "y", "expected", "score", "likely_cause")
+_ANOMALY_COLUMNS = ("unique_id", "ds", "kind", "y", "expected", "score", "likely_cause")
+_STATIONARITY_COLUMNS = ("unique_id", "verdict", "d", "D", "adf_p", "kpss_p", "note")
+_STRENGTH_COLUMNS = (
+    "unique_id",
+    "method",
+    "period",
+    "trend_strength",
+    "seasonal_strength",
+    "seasonal_strength_yearly",
+)
+_DIAGNOSTIC_COLUMNS = (
+    "unique_id",
+    "model",
+    "bias_pct",
+    "acf_1",
+    "acf_season",
+    "lb_p_season",
+    "jb_p",
+    "flag",
+)
 _TRENDS_SHOWN = 25
-_ANOMALIES_SHOWN = 200
-_STATIONARITY_SHOWN = 300
+_ROWS_SHOWN = 300
 _ANALYSIS_PRODUCTS = 20
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every section needs: the language and the products the explorer can open."""
+    """What every section needs: the language, the products the explorer can open, and the
+    products from the best seller down (the order of per-product tables)."""
 
     lang: str = "en"
     linked: Collection[str] = field(default_factory=frozenset)
+    order: Sequence[str] = ()
 
 
 def analysis_tables(analysis: Mapping[str, pd.DataFrame] | Any | None) -> dict[str, pd.DataFrame]:
-    """The analysis' tables by name: from a mapping as it is, from an object by attribute.
-
-    An object with a ``tables()`` method (as ``AnalysisResult``) gives those tables.
-    Names the report does not read are kept; missing and ``None`` tables are dropped.
-    """
+    """The analysis' tables by name: a mapping as it is, an ``AnalysisResult`` by its
+    ``tables()``. Tables that are ``None`` or not DataFrames are dropped."""
     if analysis is None:
         return {}
-    if isinstance(analysis, Mapping):
-        found = dict(analysis)
-    elif callable(getattr(analysis, "tables", None)):
-        found = dict(analysis.tables())
-    else:
-        found = {name: getattr(analysis, name, None) for name in ANALYSIS_TABLES}
+    found = dict(analysis) if isinstance(analysis, Mapping) else dict(analysis.tables())
     return {name: frame for name, frame in found.items() if isinstance(frame, pd.DataFrame)}
 
 
@@ -153,7 +169,7 @@ def drivers_section(
     lang = context.lang
     blocks: list[str] = []
     pictures: list[str] = []
-    correlation = correlation_matrix(tables.get("correlation"))
+    correlation = correlation_matrix(tables.get("drivers_correlation"))
     if correlation is not None:
         pictures.append(
             f"<div><h3>{html('drivers.correlation', lang)}</h3>"
@@ -163,7 +179,7 @@ def drivers_section(
             )
             + "</div>"
         )
-    explained = explained_shares(tables.get("explained_variance"))
+    explained = explained_shares(tables.get("drivers_pca_variance"))
     if explained is not None:
         pictures.append(
             f"<div><h3>{html('drivers.pca', lang)}</h3>"
@@ -176,22 +192,37 @@ def drivers_section(
     if pictures:
         blocks.append(f'<div class="grid-2">{"".join(pictures)}</div>')
     for name, key in (
-        ("loadings", "drivers.loadings"),
-        ("factor_loadings", "drivers.factor_loadings"),
-        ("regression", "drivers.regression"),
+        ("drivers_sales_correlation", "drivers.sales_correlation"),
+        ("drivers_pca_loadings", "drivers.loadings"),
+        ("drivers_factor_loadings", "drivers.factor_loadings"),
+        ("drivers_regression", "drivers.regression"),
     ):
         frame = tables.get(name)
-        if frame is not None and not frame.empty:
-            frame = _with_index(frame)
-            blocks.append(
-                f'<h3>{html(key, lang)}</h3><div class="table-wrap">'
-                f"{table(frame, columns=list(frame.columns), lang=lang)}</div>"
-            )
+        if frame is None or frame.empty:
+            continue
+        frame = _with_index(frame)
+        note = _fit_note(tables.get("drivers_fit"), lang) if name == "drivers_regression" else ""
+        blocks.append(
+            f'<h3>{html(key, lang)}</h3>{note}<div class="table-wrap">'
+            f"{table(frame, columns=list(frame.columns), lang=lang)}</div>"
+        )
     if drivers is not None and not drivers.empty:
         blocks.append(_shap_block(drivers, panel, max_series, context))
     if not blocks:
         return ""
     return _section("drivers", "drivers.title", "\n".join(blocks), lang)
+
+
+def _fit_note(fit: pd.DataFrame | None, lang: str) -> str:
+    """R² of the regression on the components, and the rows it saw."""
+    if fit is None or fit.empty or "r_squared" not in fit.columns:
+        return ""
+    row = fit.iloc[0]
+    rows = int(row["n_obs"]) if "n_obs" in fit.columns and pd.notna(row["n_obs"]) else 0
+    r2 = float(row["r_squared"])
+    if not np.isfinite(r2):
+        return ""
+    return f'<p class="note">{html("drivers.fit", lang, r2=f"{r2:.2f}", rows=f"{rows:,}")}</p>'
 
 
 def _shap_block(
@@ -227,13 +258,23 @@ def _shap_block(
 
 
 def analysis_section(tables: Mapping[str, pd.DataFrame], context: Context) -> str:
-    """Decomposition and ACF of a chosen product, strengths, stationarity and anomalies."""
+    """Decomposition and ACF of a chosen best seller, strengths, stationarity, residual checks
+    and anomalies."""
     lang = context.lang
-    if not tables:
+    shown = {
+        name: tables[name]
+        for name in ("decomposition", "autocorrelation", "strengths", "stationarity")
+        + ("diagnostics", "anomalies")
+        if name in tables
+    }
+    if not shown:
         return ""
-    blocks = [f'<p class="note">{html("analysis.note", lang)}</p>']
+    blocks = [
+        f'<p class="note">{html("analysis.note", lang)}</p>',
+        _notes(tables.get("notes"), lang),
+    ]
     decomposition = tables.get("decomposition")
-    acf = tables.get("acf")
+    acf = tables.get("autocorrelation")
     products = analysis_products(decomposition, acf)
     if products:
         options = "".join(
@@ -243,41 +284,76 @@ def analysis_section(tables: Mapping[str, pd.DataFrame], context: Context) -> st
             f'<div class="controls"><label>{html("analysis.product", lang)}'
             f'<select id="analysis-product">{options}</select></label></div>'
         )
-        if decomposition is not None:
+        if decomposition is not None and not decomposition.empty:
             figures = [
                 charts.decomposition_figure(_rows(decomposition, uid), lang=lang)
                 for uid in products
             ]
             blocks.append(
-                f"<div><h3>{html('analysis.decomposition', lang)}</h3>"
+                f"<h3>{html('analysis.decomposition', lang)}</h3>"
                 + figure_set_block(figures, "fig-decomposition", "analysis-product")
-                + "</div>"
             )
-        if acf is not None:
+        if acf is not None and not acf.empty:
             figures = [charts.acf_figure(_rows(acf, uid), lang=lang) for uid in products]
             blocks.append(
-                f"<div><h3>{html('analysis.acf', lang)}</h3>"
+                f"<h3>{html('analysis.acf', lang)}</h3>"
                 f'<p class="note">{html("analysis.acf_note", lang)}</p>'
                 + figure_set_block(figures, "fig-acf", "analysis-product")
-                + "</div>"
             )
-    strength = tables.get("strength")
-    if strength is not None and not strength.empty:
+    for name, key, note, columns in (
+        ("strengths", "analysis.strength", "analysis.strength_note", _STRENGTH_COLUMNS),
+        (
+            "stationarity",
+            "analysis.stationarity",
+            "analysis.stationarity_note",
+            _STATIONARITY_COLUMNS,
+        ),
+        ("diagnostics", "analysis.diagnostics", "analysis.diagnostics_note", _DIAGNOSTIC_COLUMNS),
+    ):
+        frame = tables.get(name)
+        if frame is None or frame.empty:
+            continue
         blocks.append(
-            f"<h3>{html('analysis.strength', lang)}</h3>"
-            + _table_block(strength, list(strength.columns), context)
-        )
-    stationarity = tables.get("stationarity")
-    if stationarity is not None and not stationarity.empty:
-        blocks.append(
-            f"<h3>{html('analysis.stationarity', lang)}</h3>"
-            f'<p class="note">{html("analysis.stationarity_note", lang)}</p>'
-            + _table_block(
-                stationarity.head(_STATIONARITY_SHOWN), list(stationarity.columns), context
-            )
+            f'<h3>{html(key, lang)}</h3><p class="note">{html(note, lang)}'
+            f"{_tally(frame, lang)}</p>" + _ranked_table(frame, columns, context)
         )
     blocks.append(_anomalies_block(tables.get("anomalies"), context))
     return _section("analysis", "analysis.section", "\n".join(blocks), lang)
+
+
+def _notes(notes: pd.DataFrame | None, lang: str) -> str:
+    """What the analysis left out or assumed, folded away."""
+    if notes is None or notes.empty or "note" not in notes.columns:
+        return ""
+    items = "".join(f"<li>{escape(str(note))}</li>" for note in notes["note"])
+    summary = html("analysis.notes", lang, count=f"{len(notes):,}")
+    return f'<details class="note"><summary>{summary}</summary><ul>{items}</ul></details>'
+
+
+def _tally(frame: pd.DataFrame, lang: str) -> str:
+    """`` Verdicts: 12 stationary, 3 inconclusive.`` for a table with a label column."""
+    column = next((c for c in ("verdict", "flag") if c in frame.columns), None)
+    if column is None:
+        return ""
+    counts = frame[column].astype(str).value_counts()
+    parts = ", ".join(f"{n:,} {escape(value_text(label, lang))}" for label, n in counts.items())
+    return " " + html("analysis.tally", lang, counts=parts)
+
+
+def _ranked_table(frame: pd.DataFrame, columns: Sequence[str], context: Context) -> str:
+    """The rows of the best sellers first (at most a few hundred), the known columns first."""
+    if "unique_id" in frame.columns and context.order:
+        rank = {uid: i for i, uid in enumerate(context.order)}
+        position = frame["unique_id"].astype(str).map(rank).fillna(len(rank))
+        frame = frame.iloc[np.argsort(position.to_numpy(), kind="stable")]
+    total = len(frame)
+    frame = frame.head(_ROWS_SHOWN)
+    known = [col for col in columns if col in frame.columns]
+    block = _table_block(frame, known or list(frame.columns), context)
+    if total > len(frame):
+        count = html("analysis.shown", context.lang, shown=f"{len(frame):,}", total=f"{total:,}")
+        block = f'<p class="note">{count}</p>' + block
+    return block
 
 
 def _anomalies_block(anomalies: pd.DataFrame | None, context: Context) -> str:
@@ -286,23 +362,28 @@ def _anomalies_block(anomalies: pd.DataFrame | None, context: Context) -> str:
         return ""
     head = (
         f"<h3>{html('analysis.anomalies', lang)}</h3>"
-        f'<p class="note">{html("analysis.anomalies_note", lang)}</p>'
+        f'<p class="note">{html("analysis.anomalies_note", lang)}{_kinds(anomalies, lang)}</p>'
     )
     if anomalies.empty:
         return head + f'<p class="note">{html("analysis.no_anomalies", lang)}</p>'
     rows = anomalies
     if "score" in rows.columns:
-        rows = rows.reindex(rows["score"].abs().sort_values(ascending=False).index)
-    shown = rows.head(_ANOMALIES_SHOWN)
+        rows = rows.iloc[np.argsort(-rows["score"].abs().to_numpy(), kind="stable")]
+    shown = rows.head(_ROWS_SHOWN)
     columns = [col for col in _ANOMALY_COLUMNS if col in shown.columns]
-    columns += [col for col in shown.columns if col not in columns]
     count = ""
     if len(rows) > len(shown):
-        count = (
-            f'<p class="note">'
-            f"{html('analysis.shown', lang, shown=f'{len(shown):,}', total=f'{len(rows):,}')}</p>"
-        )
+        total = f"{len(rows):,}"
+        count = f'<p class="note">{html("analysis.shown", lang, shown=f"{len(shown):,}", total=total)}</p>'
     return head + count + _table_block(shown, columns, context)
+
+
+def _kinds(anomalies: pd.DataFrame, lang: str) -> str:
+    if anomalies.empty or "kind" not in anomalies.columns:
+        return ""
+    counts = anomalies["kind"].astype(str).value_counts()
+    parts = ", ".join(f"{n:,} {escape(value_text(kind, lang))}" for kind, n in counts.items())
+    return " " + html("analysis.tally", lang, counts=parts)
 
 
 def training_section(histories: Mapping[str, pd.DataFrame] | None, lang: str) -> str:

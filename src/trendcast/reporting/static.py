@@ -193,18 +193,18 @@ def report_figures(
         out["trending_products"] = analysis_figures.trending_products_figure(trends, lang=lang)
     if category_trends is not None and not category_trends.empty:
         out["category_trends"] = analysis_figures.category_trends_figure(category_trends, lang=lang)
-    correlation = correlation_matrix(tables.get("correlation"))
+    correlation = correlation_matrix(tables.get("drivers_correlation"))
     if correlation is not None:
         out["correlation"] = analysis_figures.correlation_heatmap_figure(correlation, lang=lang)
-    explained = explained_shares(tables.get("explained_variance"))
+    explained = explained_shares(tables.get("drivers_pca_variance"))
     if explained is not None:
         out["explained_variance"] = analysis_figures.explained_variance_figure(explained, lang=lang)
-    chosen = analysis_products(tables.get("decomposition"), tables.get("acf"))
+    chosen = analysis_products(tables.get("decomposition"), tables.get("autocorrelation"))
     if chosen:
         uid = chosen[0]
         for name, key, draw in (
             ("decomposition", "decomposition", analysis_figures.decomposition_figure),
-            ("autocorrelation", "acf", analysis_figures.acf_figure),
+            ("autocorrelation", "autocorrelation", analysis_figures.acf_figure),
         ):
             frame = tables.get(key)
             if frame is not None and not frame.empty:
