@@ -738,3 +738,11 @@ def test_stored_insight_gives_back_what_insight_tables_flattened():
     pd.testing.assert_frame_equal(
         back["training_history"]["nhits"], extra["training_history"]["nhits"]
     )
+
+
+def test_predicted_vs_actual_draws_many_points_with_webgl():
+    run = synthetic_run(ids=[f"SKU-{i}" for i in range(60)], windows=3, horizon=7)
+    figure = figures.predicted_vs_actual_figure(run["backtest"], models=["auto"])
+
+    assert [trace.type for trace in figure.data] == ["scattergl"] * 3 + ["scatter"]
+    assert len(figure.data[0].x) == 60 * 3 * 7 > figures.WEBGL_POINTS
