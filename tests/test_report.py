@@ -746,3 +746,19 @@ def test_predicted_vs_actual_draws_many_points_with_webgl():
 
     assert [trace.type for trace in figure.data] == ["scattergl"] * 3 + ["scatter"]
     assert len(figure.data[0].x) == 60 * 3 * 7 > figures.WEBGL_POINTS
+
+
+def test_training_histories_come_from_a_network_or_from_the_networks_auto_trained():
+    from trendcast.pipeline import training_histories
+
+    history = analysis_inputs(synthetic_run())["training_history"]["nhits"]
+
+    class Network:
+        history_ = history
+
+    class Auto:
+        histories_ = {"nhits": history, "lstm": pd.DataFrame()}
+
+    assert list(training_histories(Network(), "nhits")) == ["nhits"]
+    assert list(training_histories(Auto(), "auto")) == ["nhits"]
+    assert training_histories(object(), "auto_ets") == {}

@@ -175,10 +175,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "explorer.title": {"en": "Product explorer", "zh": "商品浏览"},
     "explorer.none": {"en": "No product history in this run.", "zh": "本次运行没有商品历史数据。"},
     "explorer.note": {
-        "en": "The {count} largest products by volume. The chart shows up to the last {periods} "
+        "en": "{count} products: the largest by volume and the biggest risers and fallers. The "
+        "chart shows up to the last {periods} "
         "periods of sales, the backtest forecasts of the product's model (dotted lines mark "
         "the backtest cutoffs), anomalies (red markers) and the forecast{bands}.",
-        "zh": "按销量排序的前 {count} 个商品。图中显示最近最多 {periods} 期的销量、该商品所用模型的回测"
+        "zh": "{count} 个商品：销量最大的商品及增长、下降最快的商品。图中显示最近最多 {periods} 期的销量、该商品所用模型的回测"
         "预测（虚线为回测切分点）、异常点（红色标记）以及预测{bands}。",
     },
     "explorer.bands": {"en": " and {levels} prediction intervals", "zh": "及 {levels} 预测区间"},
