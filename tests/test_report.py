@@ -762,3 +762,30 @@ def test_training_histories_come_from_a_network_or_from_the_networks_auto_traine
     assert list(training_histories(Network(), "nhits")) == ["nhits"]
     assert list(training_histories(Auto(), "auto")) == ["nhits"]
     assert training_histories(object(), "auto_ets") == {}
+
+
+def test_report_figures_of_an_analysis_without_models_are_the_analysis_pictures():
+    from trendcast.reporting.static import report_figures
+
+    run = synthetic_run()
+    extra = analysis_inputs(run)
+    empty = pd.DataFrame()
+    pictures = report_figures(
+        panel=run["panel"], forecast=empty, leaderboard=empty, backtest=empty, **extra
+    )
+
+    assert list(pictures) == [
+        "total_sales",
+        "sales_calendar",
+        "forecast_top_product",
+        "forecast_top_rising",
+        "forecast_top_falling",
+        "trending_products",
+        "category_trends",
+        "correlation",
+        "explained_variance",
+        "decomposition",
+        "autocorrelation",
+        "training_curves",
+    ]
+    assert all(len(figure.data) for figure in pictures.values())

@@ -182,7 +182,11 @@ def report_figures(
             )
     if leaderboard is not None and not leaderboard.empty:
         out["model_scores"] = figures.model_score_figure(leaderboard, lang=lang)
-    models = leaderboard["model"].astype(str).tolist() if leaderboard is not None else []
+    models = (
+        leaderboard["model"].astype(str).tolist()
+        if leaderboard is not None and "model" in leaderboard.columns
+        else []
+    )
     if backtest is not None and not backtest.empty:
         out["predicted_vs_actual"] = figures.predicted_vs_actual_figure(
             backtest, models=models, lang=lang
@@ -208,7 +212,11 @@ def report_figures(
         ):
             frame = tables.get(key)
             if frame is not None and not frame.empty:
-                out[name] = draw(frame[frame["unique_id"].astype(str) == uid], lang=lang)
+                figure = draw(frame[frame["unique_id"].astype(str) == uid], lang=lang)
+                out[name] = figure.update_layout(
+                    title={"text": figures.plotly_text(uid), "x": 0, "xref": "paper"},
+                    margin={"t": 70},
+                )
     if training_history:
         out["training_curves"] = analysis_figures.training_curves_figure(
             training_history, lang=lang
