@@ -33,6 +33,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -90,9 +91,7 @@ def statsforecast_peer(model_name: str) -> Callable[..., pd.DataFrame]:
 
         model = getattr(sfm, model_name)(season_length=cal.season_length)
         sf = StatsForecast(models=[model], freq=cal.offset, n_jobs=2)
-        cv = sf.cross_validation(
-            df=panel, h=h, n_windows=windows, step_size=h, level=list(LEVELS)
-        )
+        cv = sf.cross_validation(df=panel, h=h, n_windows=windows, step_size=h, level=list(LEVELS))
         return long_frame(cv, model_name, model_name)
 
     return run
@@ -157,7 +156,7 @@ def neural_peer(model_name: str) -> Callable[..., pd.DataFrame]:
     return run
 
 
-def trendcast_auto(budget: float) -> Callable[..., pd.DataFrame]:
+def trendcast_auto(budget: float, keep: Path) -> Callable[..., pd.DataFrame]:
     def run(panel: pd.DataFrame, cal: TradingCalendar, h: int, windows: int) -> pd.DataFrame:
         auto = make_model(
             "auto",
@@ -167,15 +166,30 @@ def trendcast_auto(budget: float) -> Callable[..., pd.DataFrame]:
             time_budget=budget,
         )
         cv = auto.cross_validation(panel, h=h, n_windows=windows, step=h, levels=LEVELS)
-        used = ", ".join(auto.candidates_)
-        print(f"  auto used: {used}; skipped: {sorted(auto.skipped_)}", flush=True)
-        run.note = f"candidates: {used}"  # type: ignore[attr-defined]
+        print(f"  auto used: {', '.join(auto.candidates_)}; skipped: {auto.skipped_}", flush=True)
+        pd.to_pickle(
+            {
+                "candidates": auto.candidates_,
+                "timings": auto.timings_,
+                "skipped": auto.skipped_,
+                "candidate_cv": auto.candidate_cv_,
+            },
+            keep,
+        )
         return long_frame(cv, "auto", "trendcast auto")
 
     return run
 
 
-def bench(name: str, series: int, h: int, windows: int, skip: set[str]) -> dict[str, object]:
+def bench(
+    name: str,
+    series: int,
+    h: int,
+    windows: int,
+    skip: set[str],
+    cache: Path,
+    rerun: set[str],
+) -> dict[str, object]:
     started = time.perf_counter()
     panel, cal = load(name, series)
     prep_s = time.perf_counter() - started
@@ -191,19 +205,30 @@ def bench(name: str, series: int, h: int, windows: int, skip: set[str]) -> dict[
     ]
     frames: list[pd.DataFrame] = []
     timings: dict[str, float] = {}
+    key = f"{name}-{n}-{h}-{windows}"
+
+    def timed(label: str, runner: Callable[..., pd.DataFrame]) -> None:
+        # each method's backtest is kept in the cache: an interrupted benchmark resumes,
+        # and --rerun repeats chosen methods (e.g. timings on a quiet machine)
+        path = cache / f"{key}-{label.replace(' ', '_')}.pkl"
+        if path.exists() and label not in rerun:
+            frame, seconds = pd.read_pickle(path)
+            print(f"  {label}: {seconds:.0f}s (cached)", flush=True)
+        else:
+            began = time.perf_counter()
+            frame = runner(panel, cal, h, windows)
+            seconds = time.perf_counter() - began
+            pd.to_pickle((frame, seconds), path)
+            print(f"  {label}: {seconds:.0f}s", flush=True)
+        frames.append(frame)
+        timings[str(frame["model"].iloc[0])] = seconds
+
     for label, runner in peers:
-        if label in skip:
-            continue
-        began = time.perf_counter()
-        frames.append(runner(panel, cal, h, windows))
-        timings[frames[-1]["model"].iloc[0]] = time.perf_counter() - began
-        print(f"  {label}: {timings[frames[-1]['model'].iloc[0]]:.0f}s", flush=True)
+        if label not in skip:
+            timed(label, runner)
     budget = 2 * timings.get("AutoETS", 60.0)
-    runner = trendcast_auto(budget)
-    began = time.perf_counter()
-    frames.append(runner(panel, cal, h, windows))
-    timings["trendcast auto"] = time.perf_counter() - began
-    print(f"  trendcast auto (budget {budget:.0f}s): {timings['trendcast auto']:.0f}s", flush=True)
+    auto_runner = trendcast_auto(budget, cache / f"{key}-auto-candidates.pkl")
+    timed("trendcast auto", auto_runner)
 
     stacked = pd.concat(frames, ignore_index=True)
     stacked["ds"] = pd.to_datetime(stacked["ds"])
@@ -224,7 +249,8 @@ def bench(name: str, series: int, h: int, windows: int, skip: set[str]) -> dict[
         "calendar": cal.describe(),
         "prep_s": prep_s,
         "budget": budget,
-        "note": getattr(runner, "note", ""),
+        "note": "candidates: "
+        + ", ".join(c for c in pd.read_pickle(cache / f"{key}-auto-candidates.pkl")["candidates"]),
         "board": board,
     }
 
@@ -251,6 +277,15 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--skip", nargs="*", default=[], help="peer labels to leave out")
     parser.add_argument("--out", default="peers", help="results file stem")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "trendcast-peers",
+        help="folder keeping each method's backtest (resume, --rerun)",
+    )
+    parser.add_argument(
+        "--rerun", nargs="*", default=[], help="method labels to run again despite the cache"
+    )
     args = parser.parse_args()
     missing = [str(DATASETS[d]) for d in args.datasets if not DATASETS[d].exists()]
     if missing:
@@ -260,8 +295,18 @@ def main() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
 
+    args.cache.mkdir(parents=True, exist_ok=True)
     results = [
-        bench(d, args.series, args.horizon, args.windows, set(args.skip)) for d in args.datasets
+        bench(
+            d,
+            args.series,
+            args.horizon,
+            args.windows,
+            set(args.skip),
+            args.cache,
+            set(args.rerun),
+        )
+        for d in args.datasets
     ]
     lines = [
         "# trendcast auto vs the peers",

@@ -76,11 +76,20 @@ def _adf_lags(n: int) -> int:
 
 
 def _adf(x: FloatArray, regression: str) -> tuple[float, float]:
+    from statsmodels.tools.sm_exceptions import SingularMatrixWarning
     from statsmodels.tsa.stattools import adfuller
 
-    res = adfuller(
-        x, maxlag=_adf_lags(len(x)), regression=regression, autolag=None, result_object=True
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SingularMatrixWarning)
+        res = adfuller(
+            x, maxlag=_adf_lags(len(x)), regression=regression, autolag=None, result_object=True
+        )
+    for w in caught:
+        if not issubclass(w.category, SingularMatrixWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if any(issubclass(w.category, SingularMatrixWarning) for w in caught):
+        # a degenerate regression (long runs of one value): the statistic means nothing
+        return np.nan, np.nan
     return float(res.statistic), float(res.pvalue)
 
 

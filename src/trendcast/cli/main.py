@@ -81,6 +81,22 @@ BudgetOpt = Annotated[
         "foundation and neural models, cheapest first.",
     ),
 ]
+EventsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        help="User-behaviour log (product, behaviour type such as pv/cart/fav/buy, timestamp, "
+        "optional user): views, carts, favourites and conversion become past-only features.",
+    ),
+]
+EventsColOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--events-col",
+        help="Column of the behaviour log as ROLE=COLUMN (roles: product, type, time, user); "
+        "repeatable. Detected by name when left out.",
+    ),
+]
 StoreOpt = Annotated[
     str, typer.Option("--store", help="DuckDB file that records runs.", envvar="TRENDCAST_STORE")
 ]
@@ -175,22 +191,45 @@ def _mode(orders: bool, sales_table: bool) -> Any:
     return "orders" if orders else "sales" if sales_table else "auto"
 
 
+def _events_columns(pairs: list[str] | None) -> dict[str, str | None]:
+    """``--events-col ROLE=COLUMN`` pairs as load_sales' ``events_columns``."""
+    from trendcast.exceptions import ConfigError
+
+    roles = {"product": "product", "type": "behaviour", "time": "time", "user": "user"}
+    out: dict[str, str | None] = {}
+    for pair in pairs or []:
+        role, _, column = pair.partition("=")
+        if role.strip() not in roles or not column.strip():
+            raise ConfigError(
+                f"--events-col {pair!r} is not ROLE=COLUMN with ROLE one of {list(roles)}; "
+                "e.g. --events-col type=behavior_type."
+            )
+        out[roles[role.strip()]] = column.strip()
+    return out
+
+
 def _load(
     input: str | None,
     settings: dict[str, Any],
     freq: str | None,
     mode: Any,
     say: Callable[[str], None],
+    events: str | None = None,
+    events_col: list[str] | None = None,
 ) -> Any:
     from trendcast.pipeline import load_sales
 
     say(f"reading {input or 'the embedded demo (UCI Online Retail)'}")
+    if events:
+        say(f"reading the behaviour log {events}")
     data = load_sales(
         input,
         settings["columns"],
         freq=freq or settings["forecast"].freq,
         mode=mode,
         cleaning=settings["cleaning"],
+        events=events,
+        events_columns=_events_columns(events_col),
     )
     for line in data.report.summary_lines():
         say(f"  cleaning: {line}")
@@ -226,6 +265,8 @@ def forecast(
     time_budget: BudgetOpt = None,
     params: ParamsOpt = None,
     model_path: ModelPathOpt = None,
+    events: EventsOpt = None,
+    events_col: EventsColOpt = None,
     from_run: Annotated[
         str | None,
         typer.Option(
@@ -257,7 +298,7 @@ def forecast(
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         levels = level or list(settings["forecast"].levels)
-        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say, events, events_col)
         say(f"forecasting {horizon} periods with {model}")
         fc, fitted = fit_forecast(
             data,
@@ -309,6 +350,8 @@ def backtest(
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
     time_budget: BudgetOpt = None,
+    events: EventsOpt = None,
+    events_col: EventsColOpt = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """Rolling-origin backtest of several models; writes the leaderboard."""
@@ -320,7 +363,7 @@ def backtest(
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         levels = level or list(settings["forecast"].levels)
-        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say, events, events_col)
         result = run_backtest(
             data,
             horizon=horizon,
@@ -414,6 +457,8 @@ def run(
     config: ConfigOpt = None,
     jobs: JobsOpt = 1,
     time_budget: BudgetOpt = None,
+    events: EventsOpt = None,
+    events_col: EventsColOpt = None,
     lang: LangOpt = "en",
     png: PngOpt = False,
     store: StoreOpt = "trendcast.duckdb",
@@ -443,6 +488,8 @@ def run(
             time_budget=time_budget,
             lang=lang,
             png=png,
+            events=events,
+            events_columns=_events_columns(events_col),
         )
         for line in result.data.report.summary_lines():
             say(f"  cleaning: {line}")

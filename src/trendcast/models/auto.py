@@ -160,6 +160,7 @@ class AutoSelect(Forecaster):
         time_budget: float | None = None,
         selection_windows: int = 2,
         margin: float = 0.3,
+        ensemble_size: int | None = None,
         n_jobs: int = 1,
         **params: Any,
     ) -> None:
@@ -168,6 +169,7 @@ class AutoSelect(Forecaster):
         self.time_budget = time_budget
         self.selection_windows = selection_windows
         self.margin = margin
+        self.ensemble_size = ensemble_size
         self.n_jobs = n_jobs
         self.selection_cv_: pd.DataFrame | None = None
         self.skipped_: dict[str, str] = {}
@@ -179,6 +181,7 @@ class AutoSelect(Forecaster):
             "time_budget": self.time_budget,
             "selection_windows": self.selection_windows,
             "margin": self.margin,
+            "ensemble_size": self.ensemble_size,
         }
 
     # -- candidates ---------------------------------------------------------------------------
@@ -221,6 +224,7 @@ class AutoSelect(Forecaster):
         key = ["unique_id", "ds", "cutoff"] if n_windows else ["unique_id", "ds"]
         self.fallback_: dict[str, set[str]] = {}
         self.timings_: dict[str, float] = {}
+        self.histories_: dict[str, pd.DataFrame] = {}
         wide: pd.DataFrame | None = None
         used: list[str] = []
         if cheap:
@@ -259,6 +263,10 @@ class AutoSelect(Forecaster):
                 self.skipped_[model.alias] = str(exc).splitlines()[0]
                 continue
             self.timings_[model.alias] = time.perf_counter() - began
+            history = getattr(model, "history_", None)
+            if isinstance(history, pd.DataFrame) and not history.empty:
+                # the networks' loss curves, for the report's training panel
+                self.histories_[model.alias] = history
             cols = [c for c in part.columns if c.startswith(model.alias)]
             if wide is None:
                 wide = part[key + (["y"] if n_windows else []) + cols]
@@ -332,6 +340,7 @@ class AutoSelect(Forecaster):
         mae = cv[names].sub(cv["y"], axis=0).abs().groupby(cv["unique_id"].to_numpy()).mean()
         scale = mae.mean(axis=1).replace(0, np.nan)
         score = mae.div(scale, axis=0).mean().dropna().sort_values()
+        self.scores_ = score
         top = score.head(TOP_K).clip(lower=1e-6)
         return (1 / top**2).rename("weight")
 
@@ -370,6 +379,9 @@ class AutoSelect(Forecaster):
         self, wide: pd.DataFrame, levels: Sequence[int], weights: pd.Series | None = None
     ) -> pd.DataFrame:
         members = list(self.candidates_) if hasattr(self, "candidates_") else self._names(wide)[:-1]
+        if weights is not None and self.ensemble_size:
+            # the median of the best few candidates, not of every weak one
+            members = list(self.scores_.index[: self.ensemble_size])
         parts = [wide, median_ensemble(wide, members, levels)]
         if weights is not None and len(weights):
             parts.append(weighted_ensemble(wide, weights, levels))
