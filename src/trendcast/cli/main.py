@@ -56,7 +56,10 @@ SalesOpt = Annotated[
     typer.Option("--sales-table", help="Read the input as one row per product and period."),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML file with [columns], [cleaning]... sections.")
+    Path | None,
+    typer.Option(
+        "--config", help="TOML settings file (tables: columns, cleaning, forecast, backtest)."
+    ),
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", help="Parallel processes for statistical models.")]
 ParamsOpt = Annotated[
