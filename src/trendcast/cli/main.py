@@ -775,6 +775,163 @@ def analyze(
             typer.echo(f"Figures: {out / 'figures'}")
 
 
+LeadTimeOpt = Annotated[
+    int,
+    typer.Option(
+        "--lead-time", help="Periods from placing an order to its arrival (data's frequency)."
+    ),
+]
+ReviewOpt = Annotated[
+    int, typer.Option("--review-period", help="Periods between stock reviews (orders).")
+]
+
+
+@app.command()
+def plan(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plan CSV.")],
+    lead_time: LeadTimeOpt,
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    review_period: ReviewOpt = 1,
+    service_level: Annotated[
+        float,
+        typer.Option(
+            "--service-level",
+            help="Target cycle service level: the chance a replenishment cycle has no stock-out.",
+        ),
+    ] = 0.95,
+    stock: Annotated[
+        str | None,
+        typer.Option(
+            "--stock",
+            help="Stock table: the id column(s) and on_hand; optionally on_order, lead_time, "
+            "review_period, moq, pack_size, unit_cost. Without it nothing is on hand.",
+        ),
+    ] = None,
+    freq: FreqOpt = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="auto (chooses per product among the fast baseline and intermittent models) "
+            "or a name from `trendcast models`.",
+        ),
+    ] = "auto",
+    windows: Annotated[
+        int, typer.Option("--windows", help="Backtest windows the forecast errors come from.")
+    ] = 4,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+) -> None:
+    """Replenishment plan: safety stock, reorder point, order-up-to level and order quantity."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.decisions.plan import check_policy, plan_output, replenishment_plan
+        from trendcast.pipeline import write_csv_atomic
+
+        check_policy(lead_time, review_period, service_level)
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        result = replenishment_plan(
+            data,
+            lead_time=lead_time,
+            review_period=review_period,
+            service_level=service_level,
+            stock=stock,
+            model=model,
+            windows=windows,
+            n_jobs=jobs,
+            progress=say,
+        )
+        path = write_csv_atomic(plan_output(result, data), output)
+        ordering = result.plan[result.plan["order_qty"] > 0]
+        say(
+            f"{len(ordering):,} of {len(result.plan):,} products to order, "
+            f"{ordering['order_qty'].sum():,.0f} units"
+        )
+        typer.echo(f"Wrote the plan for {len(result.plan):,} products to {path}")
+
+
+@app.command()
+def simulate(
+    lead_time: LeadTimeOpt,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the summary CSV.")
+    ] = Path("policy_simulation.csv"),
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    review_period: ReviewOpt = 1,
+    service_level: Annotated[
+        list[float] | None,
+        typer.Option("--service-level", help="Target cycle service level; repeatable."),
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help="Model driving trendcast's policy; repeatable. Default: auto, seasonal_naive.",
+        ),
+    ] = None,
+    reviews: Annotated[
+        int, typer.Option("--reviews", help="Review cycles to replay, at the end of the data.")
+    ] = 12,
+    windows: Annotated[
+        int, typer.Option("--windows", help="Backtest windows the forecast errors come from.")
+    ] = 4,
+    holding_rate: Annotated[
+        float,
+        typer.Option("--holding-rate", help="Cost of holding a unit a year, share of its value."),
+    ] = 0.25,
+    stockout_penalty: Annotated[
+        float,
+        typer.Option("--stockout-penalty", help="Cost of a lost sale, share of the unit's value."),
+    ] = 0.5,
+    freq: FreqOpt = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+) -> None:
+    """Replay (R, S) policies over the data's last review cycles: fill rate, service, stock, cost."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.decisions.simulate import simulate_policies
+        from trendcast.pipeline import write_csv_atomic
+
+        settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        data = _load(input, settings, freq, _mode(orders, sales_table), say)
+        result = simulate_policies(
+            data,
+            lead_time=lead_time,
+            review_period=review_period,
+            service_levels=service_level or [0.95],
+            models=models or ["auto", "seasonal_naive"],
+            reviews=reviews,
+            windows=windows,
+            holding_rate=holding_rate,
+            stockout_penalty=stockout_penalty,
+            n_jobs=jobs,
+            progress=say,
+        )
+        path = write_csv_atomic(result.summary, output)
+        by_product = write_csv_atomic(
+            result.per_series, output.with_name(output.stem + "_by_product.csv")
+        )
+        say(f"simulated {result.start:%Y-%m-%d} .. {result.end:%Y-%m-%d}")
+        typer.echo(result.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        typer.echo(f"Wrote the summary to {path} and per product to {by_product}")
+
+
 @app.command()
 def runs(store: StoreOpt = "trendcast.duckdb") -> None:
     """List recorded runs, newest first."""

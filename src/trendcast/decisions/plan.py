@@ -316,9 +316,11 @@ def _shape(z: np.ndarray) -> np.ndarray:
 
 def demand_segments(backtest: pd.DataFrame, ids: np.ndarray) -> pd.Series:
     """Each product's pool: its share of periods without demand in the backtest windows,
-    cut at ``SEGMENT_EDGES`` (0 = sells nearly every period ... 3 = mostly no demand)."""
+    cut at ``SEGMENT_EDGES`` (0 = sells nearly every period ... 3 = mostly no demand); NaN
+    for products not in the backtest."""
     zero_share = (backtest["y"] <= 0).groupby(backtest["unique_id"]).mean().reindex(ids)
-    return pd.Series(np.digitize(zero_share.fillna(1.0).to_numpy(), SEGMENT_EDGES), index=ids)
+    segment = pd.Series(np.digitize(zero_share.to_numpy(), SEGMENT_EDGES), index=ids)
+    return segment.where(zero_share.notna())
 
 
 def error_model(backtest: pd.DataFrame, lengths: pd.Series) -> ErrorModel:
@@ -356,13 +358,14 @@ def error_model(backtest: pd.DataFrame, lengths: pd.Series) -> ErrorModel:
         z = blocks["error"].to_numpy() / scale
         ok = np.isfinite(z)
         seg = blocks["unique_id"].map(segment).to_numpy()
-        everyone = _shape(z[ok])
+        shapes.append(_shape(z[ok]))
+        pools[mine] = len(shapes) - 1
         counts = segment[mine].value_counts()
-        for k in sorted(segment[mine].unique()):
+        for k in counts.index[counts >= MIN_POOL]:
             members = ok & (seg == k)
-            big_enough = counts[k] >= MIN_POOL and members.any()
-            shapes.append(_shape(z[members]) if big_enough else everyone)
-            pools[mine[segment[mine] == k]] = len(shapes) - 1
+            if members.any():
+                shapes.append(_shape(z[members]))
+                pools[mine[segment[mine] == k]] = len(shapes) - 1
     return ErrorModel(ids, lengths.to_numpy(), pools.to_numpy(), shapes, coefficients, exponents)
 
 
@@ -434,27 +437,26 @@ def _forecast(
     return fc[["unique_id", "ds", m.alias]].rename(columns={m.alias: "forecast"})
 
 
-def _window_shape(
-    periods: int, longest: int, windows: int, model: str, season: int
-) -> tuple[int, int]:
+def _window_shape(periods: int, longest: int, windows: int, model: str) -> tuple[int, int]:
     """Backtest horizon and windows for protection intervals of up to ``longest`` periods.
 
     The horizon is twice the longest interval (at least 8 periods), so each window gives
-    several overlapping blocks; windows are dropped while the history is too short.
+    several overlapping blocks; while the history is too short, windows are dropped, then
+    the horizon shortened down to the longest interval.
     """
     horizon = max(2 * longest, 8)
-    # auto chooses on 2 earlier windows; every model needs some history before the first cutoff
+    # history the models see before the first cutoff; auto chooses on 2 earlier windows
+    warmup = horizon
     extra = 2 if model == "auto" else 0
-    minimum = 2 * season + 1
-    while windows > 1 and (windows + extra) * horizon + minimum > periods:
+    while windows > 1 and (windows + extra) * horizon + warmup > periods:
         windows -= 1
-    if (windows + extra) * horizon + minimum > periods:
-        horizon = max(longest, (periods - minimum) // (windows + extra))
-    if horizon < longest or (windows + extra) * horizon + minimum > periods:
+    if (windows + extra) * horizon + warmup > periods:
+        horizon = max(longest, (periods - warmup) // (windows + extra))
+    if (windows + extra) * horizon + warmup > periods:
         raise InputError(
             f"The data has {periods} periods: too few to learn the forecast errors over a "
             f"protection interval of {longest} periods (lead time + review period), which needs "
-            f"at least {(1 + extra) * longest + minimum}. Use a shorter --lead-time or "
+            f"at least {(windows + extra) * horizon + warmup}. Use a shorter --lead-time or "
             "--review-period, or a longer history."
         )
     return horizon, windows
@@ -496,6 +498,8 @@ def read_stock(
         For missing columns, unreadable or out-of-range numbers, duplicate or unknown
         products.
     """
+    if not isinstance(stock, pd.DataFrame) and not Path(str(stock).split("::")[0]).exists():
+        raise InputError(f"Stock file not found: {stock}. Check the path given to --stock.")
     table = stock if isinstance(stock, pd.DataFrame) else read_table(stock)
     id_cols = list(data.columns.id_cols)
     missing_ids = [c for c in id_cols if c not in table.columns]
@@ -682,7 +686,7 @@ def replenishment_plan(
     lengths = (table["lead_time"] + table["review_period"]).astype(int)
     longest = int(lengths.max())
     periods = int(data.panel["ds"].nunique())
-    horizon, windows = _window_shape(periods, longest, windows, model, data.calendar.season_length)
+    horizon, windows = _window_shape(periods, longest, windows, model)
     say(f"backtesting {model} over {windows} window(s) of {horizon} periods for its errors")
     backtest, selection_cv = backtest_forecasts(
         data,

@@ -7,15 +7,19 @@ Reviews happen every R periods; at a review the order brings the inventory
 position (on hand + on order) up to the review's order-up-to level S. Each
 period, in this order:
 
-1. at a review, order ``max(S - on_hand - on_order, 0)``; it is placed at the
-   start of the period;
+1. at a review, order ``max(S - on_hand - on_order, 0)`` (rounded up to whole
+   units when demand comes in whole units, as a plan's ``order_qty``); it is
+   placed at the start of the period;
 2. orders placed L periods earlier arrive (with L = 0, this period's order);
 3. demand (the real sales of the period) is served from stock on hand.
 
 Demand that stock cannot meet is **lost** (e-commerce customers buy elsewhere;
-it is not backordered), so stock on hand never goes negative. The simulation
+it is not backordered), so stock on hand never goes negative. Lost sales make
+a level set at P(demand over L + R <= S) = alpha achieve slightly more than
+alpha when L > 0 (demand lost late in one cycle does not deplete the next,
+whose lead time overlaps it); with backorders it would achieve alpha exactly. The simulation
 starts at the first review with stock on hand equal to that review's
-order-up-to level and nothing on order (so the first order is 0).
+order-up-to level (rounded up) and nothing on order (so the first order is 0).
 
 At review j (period ``j * R``) a policy only knows sales up to the period
 before: its forecast is made from there (a rolling-origin backtest with step R
@@ -125,6 +129,7 @@ def simulate_policy(
     lead_time: int,
     review_period: int,
     start_on_hand: np.ndarray | None = None,
+    whole_units: bool = True,
 ) -> PolicyLedger:
     """Replay an (R, S) policy with lost sales (see the module doc).
 
@@ -136,6 +141,9 @@ def simulate_policy(
         (series, reviews) the order-up-to level S set at each review.
     start_on_hand
         Stock on hand before the first period; default the first review's level.
+    whole_units
+        Order whole units (the shortfall rounded up), as a plan's ``order_qty`` does, and
+        start from the first level rounded up.
     """
     demand = np.asarray(demand, dtype=float)
     order_up_to = np.asarray(order_up_to, dtype=float)
@@ -151,12 +159,17 @@ def simulate_policy(
     ledger = {
         k: np.zeros((n, periods)) for k in ("orders", "arrivals", "sales", "lost", "hand", "pipe")
     }
-    start = order_up_to[:, 0].copy() if start_on_hand is None else np.asarray(start_on_hand, float)
+    if start_on_hand is None:
+        start = np.ceil(order_up_to[:, 0] - 1e-9) if whole_units else order_up_to[:, 0].copy()
+    else:
+        start = np.asarray(start_on_hand, dtype=float)
     on_hand = start.copy()
     on_order = np.zeros(n)
     for t in range(periods):
         if t % review_period == 0 and t // review_period < reviews:
             order = np.maximum(order_up_to[:, t // review_period] - on_hand - on_order, 0.0)
+            if whole_units:
+                order = np.ceil(order - 1e-9)
             ledger["orders"][:, t] = order
             on_order = on_order + order
         if t >= lead_time:
@@ -331,7 +344,7 @@ def simulate_policies(
     grid_windows = reviews + (windows - 1) * spacing
     earliest = cutoffs[0] - horizon - (windows - 1) * spacing * review_period
     selection = 2 * review_period if "auto" in models else 0
-    first = min(earliest - selection - 2 * cal.season_length, start - 1 - ma_window)
+    first = min(earliest - selection - horizon, start - 1 - ma_window)
     if first < 0:
         raise InputError(
             f"Simulating {reviews} reviews (every {review_period} period(s), lead time "
@@ -413,12 +426,17 @@ def simulate_policies(
         for target in service_levels
     }
 
+    whole = bool((np.nan_to_num(history) % 1 == 0).all())
     frames = []
     ledgers: dict[tuple[str, float], PolicyLedger] = {}
     for policy, by_target in levels.items():
         for target, up_to in by_target.items():
             ledger = simulate_policy(
-                demand, up_to, lead_time=lead_time, review_period=review_period
+                demand,
+                up_to,
+                lead_time=lead_time,
+                review_period=review_period,
+                whole_units=whole,
             )
             ledgers[(policy, target)] = ledger
             scores = policy_scores(
