@@ -582,6 +582,48 @@ def _write_pictures(folder: Path, say: Progress, **figure_inputs: Any) -> list[P
     return export_figures(pictures, folder)
 
 
+def _run_decisions(
+    data: PreparedData,
+    fc: pd.DataFrame,
+    result: BacktestResult,
+    reconcile: str | None,
+    out: Path,
+    say: Progress,
+    timings: dict[str, float],
+    config: dict[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """A run's reconciled forecast (``forecast``, every level in ``hierarchy`` and its
+    history) and its ``alerts``: the report's keyword arguments and the store's tables."""
+    from trendcast.decisions.alerts import find_alerts
+    from trendcast.decisions.reconcile import hierarchy_forecast, levels_output
+
+    found: dict[str, pd.DataFrame] = {}
+    if reconcile:
+        started = time.perf_counter()
+        model = config["model"]
+        reconciled = hierarchy_forecast(
+            data,
+            horizon=config["horizon"],
+            model=model,
+            method=reconcile,
+            levels=config["levels"],
+            windows=config["windows"],
+            n_jobs=config["n_jobs"],
+            time_budget=config["time_budget"],
+            product_forecast=fc,
+            product_backtest=result.backtest[result.backtest["model"] == model],
+            progress=say,
+        )
+        found["forecast"] = reconciled.products()
+        found["hierarchy"] = reconciled.forecast
+        found["hierarchy_history"] = data_tables(data)["levels"]
+        write_csv_atomic(levels_output(reconciled, data), out / "forecast_levels.csv")
+        timings["reconcile"] = time.perf_counter() - started
+    say("looking for alerts: dead and slow movers, trend breaks, recent anomalies")
+    found["alerts"] = find_alerts(data)
+    return found
+
+
 def _summary(
     data: PreparedData, result: BacktestResult, horizon: int, model: str
 ) -> dict[str, Any]:
@@ -624,12 +666,18 @@ def run(
     events_columns: dict[str, str | None] | None = None,
     lang: str = "en",
     png: bool = False,
+    reconcile: str | None = None,
 ) -> RunResult:
     """Run the whole path and write the forecast CSV and the HTML report into ``out_dir``.
 
     The report also shows the products' trends and the time-series analysis of the
     best sellers (see :func:`analysis_inputs`), in ``lang`` (``en`` or ``zh``); with
     ``png`` its main figures are saved as images in ``out_dir/figures``.
+    With ``reconcile`` (a method of :data:`trendcast.decisions.reconcile.RECONCILE_METHODS`)
+    the total, every attribute level and the products are forecast and reconciled;
+    ``forecast.csv`` holds the reconciled products and ``forecast_levels.csv`` every level.
+    The report and the store also get the alerts of :func:`trendcast.decisions.find_alerts`
+    (those needing no stock).
     The run is recorded in the DuckDB store at ``store_path`` (None: no store).
     A run that fails is recorded as failed and leaves earlier runs intact.
     """
@@ -639,6 +687,10 @@ def run(
     say = progress or _quiet
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels), freq=freq)
     BacktestConfig(windows=windows, step=step)
+    if reconcile:
+        from trendcast.decisions.reconcile import check_reconcile_method
+
+        check_reconcile_method(reconcile)
     run_id = new_run_id()
     timings: dict[str, float] = {}
     config: dict[str, Any] = {
@@ -654,6 +706,7 @@ def run(
         "n_jobs": n_jobs,
         "time_budget": time_budget,
         "cleaning": (cleaning or CleaningConfig()).__dict__,
+        "reconcile": reconcile,
     }
     store = RunStore(store_path) if store_path else None
     fingerprint = ""
@@ -707,6 +760,8 @@ def run(
         timings["forecast"] = time.perf_counter() - started
 
         out = Path(out_dir)
+        decisions = _run_decisions(data, fc, result, reconcile, out, say, timings, config)
+        fc = decisions.pop("forecast", fc)
         forecast_path = write_csv_atomic(to_output(fc, data), out / "forecast.csv")
         write_csv_atomic(result.leaderboard, out / "leaderboard.csv")
         write_csv_atomic(data.report.to_frame(), out / "cleaning_report.csv")
@@ -732,6 +787,7 @@ def run(
             lang=lang,
             training_history=histories,
             **insight,
+            **decisions,
         )
         if png:
             _write_pictures(
@@ -766,6 +822,7 @@ def run(
                         "backtest": result.backtest,
                         "forecast": fc,
                         **({"drivers": drivers} if drivers is not None else {}),
+                        **{k: v for k, v in decisions.items() if k != "hierarchy_history"},
                         **storable(insight_tables(insight, histories)),
                     },
                 )

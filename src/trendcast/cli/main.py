@@ -112,6 +112,14 @@ PngOpt = Annotated[
         "(drawn by the local Chrome or Chromium).",
     ),
 ]
+ReconcileOpt = Annotated[
+    str,
+    typer.Option(
+        "--reconcile",
+        help="Also forecast the total and every attribute level (category, store...) and "
+        "reconcile them with the products: mint_shrink, wls_struct, bottom_up, top_down or none.",
+    ),
+]
 
 
 def _echo(msg: str) -> None:
@@ -278,13 +286,21 @@ def forecast(
             "newer history when given, without refitting.",
         ),
     ] = None,
+    reconcile: ReconcileOpt = "none",
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
-    """Forecast every product HORIZON periods ahead and write a CSV."""
+    """Forecast every product HORIZON periods ahead and write a CSV.
+
+    With --reconcile the forecast of every level goes to OUTPUT_levels.csv beside it.
+    """
     say = _Progress()
     with _user_errors():
         from trendcast.pipeline import fit_forecast, forecast_from_run, to_output, write_csv_atomic
 
+        if from_run and reconcile != "none":
+            from trendcast.exceptions import ConfigError
+
+            raise ConfigError("--reconcile needs a fresh forecast; leave out --from-run.")
         if from_run:
             say(f"forecasting {horizon} periods with the saved model of run {from_run}")
             fc, out = forecast_from_run(
@@ -315,13 +331,16 @@ def forecast(
                 **({"model_path": model_path} if model_path else {}),
             },
         )
+        tables = {"forecast": fc}
+        if reconcile != "none":
+            fc, tables = _reconciled(data, fc, reconcile, output, say, model, levels, jobs)
         path = write_csv_atomic(to_output(fc, data), output)
         _record(
             store,
             "forecast",
             data,
-            {"horizon": horizon, "model": model, "levels": levels},
-            {"forecast": fc},
+            {"horizon": horizon, "model": model, "levels": levels, "reconcile": reconcile},
+            tables,
             model=(model, fitted),
         )
         counts = fc["model"].value_counts()
@@ -464,6 +483,7 @@ def run(
     events_col: EventsColOpt = None,
     lang: LangOpt = "en",
     png: PngOpt = False,
+    reconcile: ReconcileOpt = "none",
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
     """The whole path: clean, backtest, forecast, record the run, write the report."""
@@ -493,6 +513,7 @@ def run(
             png=png,
             events=events,
             events_columns=_events_columns(events_col),
+            reconcile=None if reconcile == "none" else reconcile,
         )
         for line in result.data.report.summary_lines():
             say(f"  cleaning: {line}")
@@ -699,6 +720,9 @@ def report(
             drivers=t.get("drivers"),
             levels=levels,
             lang=lang,
+            hierarchy=t.get("hierarchy"),
+            hierarchy_history=t.get("levels"),
+            alerts=t.get("alerts"),
             **tables,
         )
         typer.echo(f"Report: {path}")
@@ -773,6 +797,297 @@ def analyze(
         typer.echo(f"Report:  {result.report_path}")
         if png:
             typer.echo(f"Figures: {out / 'figures'}")
+
+
+def _reconciled(
+    data: Any,
+    fc: Any,
+    method: str,
+    output: Path,
+    say: Callable[[str], None],
+    model: str,
+    levels: list[int],
+    jobs: int,
+) -> tuple[Any, dict[str, Any]]:
+    """The products' reconciled forecast and the tables to record; writes every level's CSV."""
+    from trendcast.decisions.reconcile import hierarchy_forecast, levels_output
+    from trendcast.pipeline import write_csv_atomic
+
+    result = hierarchy_forecast(
+        data,
+        horizon=int(fc.groupby("unique_id").size().max()),
+        model=model,
+        method=method,
+        levels=levels,
+        n_jobs=jobs,
+        product_forecast=fc,
+        progress=say,
+    )
+    path = write_csv_atomic(
+        levels_output(result, data), output.with_name(output.stem + "_levels.csv")
+    )
+    say(f"wrote the forecast of every level ({', '.join(result.hierarchy.levels)}) to {path}")
+    products = result.products()
+    return products, {"forecast": products, "hierarchy": result.forecast}
+
+
+@app.command()
+def alerts(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the alerts CSV.")
+    ] = Path("alerts.csv"),
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    freq: FreqOpt = None,
+    stock: Annotated[
+        Path | None,
+        typer.Option(
+            "--stock",
+            help="Stock table as for `trendcast plan` (product id column(s), on_hand, optional "
+            "on_order, lead_time...): adds stock-out risk and overstock alerts from its plan.",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="Model of the plan behind the stock alerts.")
+    ] = "auto",
+    stockout_risk: Annotated[
+        float,
+        typer.Option(
+            "--stockout-risk",
+            help="Alert when the chance to run out before an order placed now arrives is above.",
+        ),
+    ] = 0.2,
+    lead_time: Annotated[
+        int | None,
+        typer.Option("--lead-time", help="Lead time in periods (stock alerts). Default: a week."),
+    ] = None,
+    review_period: Annotated[
+        int, typer.Option("--review-period", help="Periods between orders (stock alerts).")
+    ] = 1,
+    overstock_days: Annotated[
+        float, typer.Option("--overstock-days", help="Alert when the stock covers more days.")
+    ] = 90.0,
+    dead_periods: Annotated[
+        int | None,
+        typer.Option(
+            "--dead-periods",
+            help="Periods without a sale that make a dead mover. Default: 8 weeks, 13 weeks or "
+            "6 months.",
+        ),
+    ] = None,
+    slow_ratio: Annotated[
+        float,
+        typer.Option(
+            "--slow-ratio",
+            help="Slow mover: the last window sold less than this share of the window before.",
+        ),
+    ] = 0.5,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Periods of the slow-mover and trend-break windows. Default: a quarter of a year.",
+        ),
+    ] = None,
+    recent: Annotated[
+        int | None,
+        typer.Option(
+            "--recent",
+            help="Latest periods searched for demand anomalies. Default: a week (daily data).",
+        ),
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="Alert kinds to look for (repeatable): stockout_risk, overstock, dead_mover, "
+            "slow_mover, trend_break, demand_anomaly. Default: all.",
+        ),
+    ] = None,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+    store: StoreOpt = "trendcast.duckdb",
+) -> None:
+    """Products to look at: stock-out risk, overstock, dead and slow movers, trend breaks,
+    recent demand anomalies; write a CSV with each alert's reason and numbers."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.decisions.alerts import (
+            ALERT_KINDS,
+            AlertSettings,
+            alerts_output,
+            default_lead_time,
+            find_alerts,
+        )
+        from trendcast.decisions.plan import replenishment_plan
+        from trendcast.pipeline import write_csv_atomic
+
+        settings = AlertSettings(
+            stockout_risk=stockout_risk,
+            overstock_days=overstock_days,
+            dead_periods=dead_periods,
+            slow_ratio=slow_ratio,
+            window=window,
+            recent_periods=recent,
+        )
+        kinds = tuple(kind) if kind else ALERT_KINDS
+        loaded = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        data = _load(input, loaded, freq, _mode(orders, sales_table), say)
+        plan = None
+        if stock is not None:
+            plan = replenishment_plan(
+                data,
+                lead_time=lead_time if lead_time is not None else default_lead_time(data.calendar),
+                review_period=review_period,
+                stock=stock,
+                model=model,
+                n_jobs=jobs,
+                progress=say,
+            )
+        found = find_alerts(data, plan=plan, settings=settings, kinds=kinds)
+        path = write_csv_atomic(alerts_output(found, data), output)
+        resolved = settings.resolved(data.calendar)
+        _record(
+            store,
+            "alerts",
+            data,
+            {**resolved.__dict__, "kinds": list(kinds), "stock": str(stock) if stock else None},
+            {"alerts": found, **({"plan": plan.plan} if plan is not None else {})},
+        )
+        if found.empty:
+            typer.echo(f"No alerts; wrote an empty table to {path}")
+            return
+        counts = found.groupby(["alert", "severity"]).size().unstack(fill_value=0)
+        typer.echo(counts.to_string())
+        typer.echo(f"Wrote {len(found):,} alerts to {path}")
+
+
+@app.command()
+def whatif(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the scenario's forecast CSV.")
+    ] = Path("whatif.csv"),
+    input: InputOpt = None,
+    id_col: IdColOpt = None,
+    time_col: TimeColOpt = None,
+    target_col: TargetColOpt = None,
+    freq: FreqOpt = None,
+    price_change: Annotated[
+        str | None,
+        typer.Option("--price-change", help="Relative price change, e.g. -10% or 0.05."),
+    ] = None,
+    price: Annotated[float | None, typer.Option("--price", help="New unit price.")] = None,
+    promo: Annotated[
+        bool, typer.Option("--promo", help="Run a promotion (needs a promo column in the data).")
+    ] = False,
+    products: Annotated[
+        str | None,
+        typer.Option(
+            "--products",
+            help="Comma-separated product ids (several id columns joined by /). Default: all.",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date of the change. Default: horizon start.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last date of the change. Default: horizon end.")
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            help="Scenario table instead of the options above: product id column(s), from, to, "
+            "price_change, price, promo; one change per row.",
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option("--model", help="A model that uses future prices and promotions."),
+    ] = "lightgbm",
+    horizon: HorizonOpt = 28,
+    refits: Annotated[
+        int,
+        typer.Option("--refits", help="Bootstrap refits for the uplift's interval (0: none)."),
+    ] = 10,
+    level: Annotated[int, typer.Option("--level", help="Level of the uplift's interval.")] = 80,
+    orders: OrdersOpt = False,
+    sales_table: SalesOpt = False,
+    price_col: PriceColOpt = None,
+    order_col: OrderColOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = 1,
+    params: ParamsOpt = None,
+    store: StoreOpt = "trendcast.duckdb",
+) -> None:
+    """Forecast a price change or promotion for chosen products and periods: base, scenario,
+    uplift and its interval."""
+    say = _Progress()
+    with _user_errors():
+        from trendcast.decisions.whatif import (
+            check_whatif_model,
+            read_scenario,
+            scenario_changes,
+            whatif_output,
+        )
+        from trendcast.decisions.whatif import whatif as run_whatif
+        from trendcast.exceptions import ConfigError
+        from trendcast.pipeline import write_csv_atomic
+
+        check_whatif_model(model)
+        options = price_change is not None or price is not None or promo
+        if scenario is not None and (options or products or start or end):
+            raise ConfigError(
+                "--scenario holds the whole scenario; leave out --price-change, --price, --promo, "
+                "--products, --from and --to."
+            )
+        loaded = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        data = _load(input, loaded, freq, _mode(orders, sales_table), say)
+        if scenario is not None:
+            changes = read_scenario(scenario, data, horizon)
+        else:
+            changes = scenario_changes(
+                data,
+                horizon,
+                products=products.split(",") if products else None,
+                start=start,
+                end=end,
+                price_change=price_change,
+                price=price,
+                promo=True if promo else None,
+            )
+        result = run_whatif(
+            data,
+            changes,
+            horizon=horizon,
+            model=model,
+            refits=refits,
+            level=level,
+            n_jobs=jobs,
+            params=_read_params(params),
+            progress=say,
+        )
+        path = write_csv_atomic(whatif_output(result, data), output)
+        _record(
+            store,
+            "whatif",
+            data,
+            {"model": model, "horizon": horizon, "refits": refits, "level": level},
+            {"whatif": result.forecast, "whatif_summary": result.summary, "scenario": changes},
+        )
+        if result.fallback:
+            say(
+                f"{len(result.fallback)} product(s) too short for {model}'s lags get a historic "
+                "average that ignores prices: " + ", ".join(result.fallback[:5])
+            )
+        typer.echo(result.summary.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        typer.echo(f"Wrote the base and scenario forecasts to {path}")
 
 
 LeadTimeOpt = Annotated[

@@ -6,8 +6,15 @@
 - :func:`simulate_policies`: replays (R, S) policies period by period over real
   history, driven by each model's forecasts and by a moving average with a normal
   safety stock, and scores fill rate, cycle service level, stock-outs, inventory and cost.
+- :func:`hierarchy_forecast`: forecasts of the total, every attribute level and the
+  products, reconciled to add up (MinTrace, WLS, bottom-up, top-down), non-negative.
+- :func:`find_alerts`: stock-out risk, overstock, dead and slow movers, trend breaks and
+  recent demand anomalies, each with its reason and numbers.
+- :func:`whatif`: base and scenario forecasts under a price change or promotion, the
+  uplift and its bootstrap interval.
 """
 
+from trendcast.decisions.alerts import ALERT_KINDS, AlertSettings, find_alerts
 from trendcast.decisions.plan import (
     FAST_CANDIDATES,
     PLAN_COLUMNS,
@@ -21,6 +28,13 @@ from trendcast.decisions.plan import (
     replenishment_plan,
     trailing_levels,
 )
+from trendcast.decisions.reconcile import (
+    RECONCILE_METHODS,
+    HierarchyForecast,
+    build_hierarchy,
+    hierarchy_forecast,
+    reconcile_forecasts,
+)
 from trendcast.decisions.simulate import (
     MOVING_AVERAGE,
     PolicyLedger,
@@ -29,6 +43,7 @@ from trendcast.decisions.simulate import (
     simulate_policies,
     simulate_policy,
 )
+from trendcast.decisions.whatif import WhatIfResult, read_scenario, scenario_changes, whatif
 
 __all__ = [
     "FAST_CANDIDATES",
@@ -48,4 +63,16 @@ __all__ = [
     "moving_average_levels",
     "simulate_policies",
     "simulate_policy",
+    "RECONCILE_METHODS",
+    "HierarchyForecast",
+    "build_hierarchy",
+    "hierarchy_forecast",
+    "reconcile_forecasts",
+    "ALERT_KINDS",
+    "AlertSettings",
+    "find_alerts",
+    "WhatIfResult",
+    "read_scenario",
+    "scenario_changes",
+    "whatif",
 ]

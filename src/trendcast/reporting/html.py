@@ -6,10 +6,11 @@ vanilla JavaScript draws them. Nothing is fetched from the network, so the file 
 be mailed or archived as it is.
 
 A sticky navigation bar leads through the groups of sections: overview (headline,
-outlook, biggest movers, sales calendar), product explorer, trends, drivers,
-time-series analysis, model quality (leaderboard, predicted vs actual, error by
-segment, training curves) and data & cleaning. The trends, drivers, analysis and
-training sections appear when their inputs are given. Every text is in English or
+outlook, biggest movers, sales calendar), product explorer, trends, decisions
+(every hierarchy level's forecast, alerts), drivers, time-series analysis, model
+quality (leaderboard, predicted vs actual, error by segment, training curves) and
+data & cleaning. The trends, decisions, drivers, analysis and training sections
+appear when their inputs are given. Every text is in English or
 Chinese (``lang``); every user-provided string is escaped, in the HTML and in the
 embedded JSON alike.
 """
@@ -42,6 +43,7 @@ from trendcast.reporting.blocks import (
     product_link,
     table,
 )
+from trendcast.reporting.decision_sections import decisions_section
 from trendcast.reporting.i18n import MESSAGES, check_language, html, text
 
 __all__ = ["render_report", "write_report"]
@@ -64,7 +66,7 @@ _NOTES_SHOWN_OPEN = 10
 _MOVERS = 5
 _EXPLORER_MOVERS = 25
 #: the navigation: group key and the sections under it
-_GROUPS = ("overview", "explorer", "trends", "drivers", "analysis", "quality", "data")
+_GROUPS = ("overview", "explorer", "trends", "decisions", "drivers", "analysis", "quality", "data")
 _QUALITY = ("leaderboard", "accuracy", "segments", "training")
 
 
@@ -111,6 +113,9 @@ def render_report(
     category_trends: pd.DataFrame | None = None,
     analysis: Mapping[str, pd.DataFrame] | Any | None = None,
     training_history: Mapping[str, pd.DataFrame] | None = None,
+    hierarchy: pd.DataFrame | None = None,
+    hierarchy_history: pd.DataFrame | None = None,
+    alerts: pd.DataFrame | None = None,
 ) -> str:
     """Render the report of a forecasting run as one self-contained HTML document.
 
@@ -162,6 +167,14 @@ def render_report(
     training_history
         Loss curves of neural models by model name, each ``step, train_loss,
         valid_loss``; adds the training curves.
+    hierarchy, hierarchy_history
+        The reconciled forecast of every level (``level, value, unique_id, ds, forecast,
+        base_forecast``, see :func:`trendcast.decisions.hierarchy_forecast`) and the levels'
+        sales (``level, unique_id, ds, y`` as :func:`trendcast.data.hierarchy.aggregate_levels`
+        gives them); add the decisions section's chart per level.
+    alerts
+        ``unique_id, alert, severity, reason, ds`` (see :func:`trendcast.decisions.find_alerts`);
+        adds the alerts to the decisions section.
 
     Raises
     ------
@@ -216,6 +229,7 @@ def render_report(
         "trends": insight_sections.trends_section(trends, category_trends, context),
         "drivers": insight_sections.drivers_section(drivers, tables, panel, max_series, context),
         "analysis": insight_sections.analysis_section(tables, context),
+        "decisions": decisions_section(hierarchy, hierarchy_history, alerts, lang=lang),
         "quality": _quality(
             leaderboard,
             segment_leaderboard,

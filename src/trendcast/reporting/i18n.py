@@ -489,6 +489,45 @@ MESSAGES: dict[str, dict[str, str]] = {
     "value.fine": {"en": "fine", "zh": "正常"},
     "value.raises": {"en": "raises", "zh": "推高"},
     "value.lowers": {"en": "lowers", "zh": "拉低"},
+    # -- decisions: the hierarchy's levels and the alerts ---------------------------------------
+    "nav.decisions": {"en": "Decisions", "zh": "决策"},
+    "decisions.title": {"en": "Decisions", "zh": "决策建议"},
+    "hierarchy.title": {"en": "Forecast at every level", "zh": "各层级预测"},
+    "hierarchy.note": {
+        "en": "Forecasts of the total, each attribute value and the products, reconciled so that "
+        "every level adds up to the one above. Solid: recent sales; dashed: the reconciled "
+        "forecast. The table compares each aggregate's own (base) forecast over the horizon "
+        "with the reconciled one.",
+        "zh": "总量、各属性取值和各商品的预测经过协调，每一层级都与上一层级的合计一致。"
+        "实线为近期销量，虚线为协调后的预测。表格对比各汇总序列在预测期内自身（基础）预测与协调后的预测。",
+    },
+    "hierarchy.level": {"en": "Level", "zh": "层级"},
+    "hierarchy.units": {"en": "Units", "zh": "件数"},
+    "hierarchy.forecast": {"en": "forecast", "zh": "预测"},
+    "hierarchy.level_total": {"en": "Total", "zh": "总计"},
+    "hierarchy.level_product": {"en": "Products", "zh": "商品"},
+    "hierarchy.level_category": {"en": "Category", "zh": "品类"},
+    "hierarchy.level_store": {"en": "Store", "zh": "门店"},
+    "alerts.title": {"en": "Alerts", "zh": "预警"},
+    "alerts.none": {"en": "No alerts.", "zh": "没有预警。"},
+    "alerts.note": {
+        "en": "Products to look at, most severe first. Found:",
+        "zh": "需要关注的商品，按严重程度排序。共发现：",
+    },
+    "alerts.all": {"en": "All {count} alerts", "zh": "全部 {count} 条预警"},
+    "col.alert": {"en": "Alert", "zh": "预警"},
+    "col.severity": {"en": "Severity", "zh": "严重程度"},
+    "col.base_forecast": {"en": "Base forecast", "zh": "基础预测"},
+    "col.reconciled": {"en": "Reconciled forecast", "zh": "协调后预测"},
+    "col.change_pct": {"en": "Change %", "zh": "变化 %"},
+    "value.high": {"en": "high", "zh": "高"},
+    "value.medium": {"en": "medium", "zh": "中"},
+    "value.stockout_risk": {"en": "stock-out risk", "zh": "缺货风险"},
+    "value.overstock": {"en": "overstock", "zh": "库存积压"},
+    "value.dead_mover": {"en": "dead mover", "zh": "滞销（无销售）"},
+    "value.slow_mover": {"en": "slow mover", "zh": "动销变慢"},
+    "value.trend_break": {"en": "trend break", "zh": "趋势转折"},
+    "value.demand_anomaly": {"en": "demand anomaly", "zh": "需求异常"},
 }
 
 

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-RUN_KINDS = ("run", "forecast", "backtest", "ingest", "tune", "analysis")
+RUN_KINDS = ("run", "forecast", "backtest", "ingest", "tune", "analysis", "alerts", "whatif")
 RUN_STATUSES = ("succeeded", "failed")
 
 _DATA_SCHEMA = "run_data"
