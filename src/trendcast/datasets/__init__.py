@@ -8,7 +8,8 @@ lines are all still there, so the demo goes through the same cleaning as a real
 export. :data:`DEMO_COLUMNS` maps trendcast's column roles to the file's names.
 
 For M5 (Walmart) data see :func:`load_m5`, which reads the official files from
-a folder the user points at; M5 data is not shipped.
+a folder the user points at; M5 data is not shipped. For synthetic catalogues with
+known ground truth (for tests and scale benchmarks) see :func:`generate_catalogue`.
 
 Examples
 --------
@@ -26,12 +27,24 @@ from pathlib import Path
 import pandas as pd
 
 from trendcast.datasets.m5 import M5Data, load_m5
+from trendcast.datasets.synthetic import (
+    CatalogueKnobs,
+    SyntheticData,
+    catalogue_to_parquet,
+    generate_catalogue,
+    iter_catalogue,
+)
 
 __all__ = [
     "DEMO_CITATION",
     "DEMO_COLUMNS",
+    "CatalogueKnobs",
     "M5Data",
+    "SyntheticData",
+    "catalogue_to_parquet",
     "demo_orders_path",
+    "generate_catalogue",
+    "iter_catalogue",
     "load_demo_orders",
     "load_m5",
 ]
