@@ -167,7 +167,8 @@ def test_policies_replay_side_by_side_with_the_moving_average(seasonal_data: obj
     assert summary.loc[("seasonal_naive", 0.95), "cycle_service_level"] == pytest.approx(
         0.95, abs=0.04
     )
-    assert result.end == pd.Timestamp("2023-09-18")
+    # the stretch ends L + R = 10 days before the data, where the last window's forecast ends
+    assert result.end == pd.Timestamp("2023-09-18") - pd.Timedelta(days=10)
     assert (result.end - result.start).days == 8 * 7 + 3 - 1
     per = result.per_series
     assert len(per) == 4 * 40 and per["cycles"].eq(8).all()

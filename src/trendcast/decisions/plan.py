@@ -91,6 +91,7 @@ __all__ = [
     "ReplenishmentPlan",
     "backtest_forecasts",
     "check_policy",
+    "demand_segments",
     "ErrorModel",
     "error_model",
     "level_window",

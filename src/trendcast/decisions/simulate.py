@@ -17,15 +17,19 @@ Demand that stock cannot meet is **lost** (e-commerce customers buy elsewhere;
 it is not backordered), so stock on hand never goes negative. Lost sales make
 a level set at P(demand over L + R <= S) = alpha achieve slightly more than
 alpha when L > 0 (demand lost late in one cycle does not deplete the next,
-whose lead time overlaps it); with backorders it would achieve alpha exactly. The simulation
-starts at the first review with stock on hand equal to that review's
-order-up-to level (rounded up) and nothing on order (so the first order is 0).
+whose lead time overlaps it); with backorders it would achieve alpha exactly.
+The simulation starts at the first review with stock on hand equal to that
+review's order-up-to level (rounded up) and nothing on order (so the first
+order is 0).
 
 At review j (period ``j * R``) a policy only knows sales up to the period
-before: its forecast is made from there (a rolling-origin backtest with step R
-and horizon L + R), and its safety margin comes from the forecast errors of
-backtest windows that ended before the first review (:mod:`trendcast.decisions.plan`'s
-method, on the data before the simulated stretch).
+before, and does what ``trendcast plan`` would do with that history: its
+forecast is made from there, and its errors are learned from ``windows``
+backtest windows of 2(L + R) periods that ended by then
+(:mod:`trendcast.decisions.plan`'s method). Both come from one rolling-origin
+backtest with a window every R periods, so the simulated stretch ends where
+the last window's first L + R periods end: L + R periods before the data does
+(8 - L - R when L + R < 4, as windows are at least 8 periods long).
 
 Scores (over the periods from L on: the first L periods are covered by the
 starting stock)
@@ -314,10 +318,10 @@ def simulate_policies(
         Forecasting models driving trendcast's policy (``auto`` chooses among ``candidates``).
         The moving-average policy always runs beside them.
     reviews
-        Review cycles to replay; the stretch simulated is ``reviews * R + L`` periods at the
-        end of the data.
+        Review cycles to replay; the stretch simulated is ``reviews * R + L`` periods
+        ending L + R periods before the data does.
     windows
-        Backtest windows before the stretch that the forecast errors are learned from.
+        Backtest windows each review learns its forecast errors from.
     ma_window
         Periods of the moving average (default four seasons: 4 weeks of daily data, else 8).
     holding_rate, stockout_penalty
@@ -333,34 +337,35 @@ def simulate_policies(
     cal = data.calendar
     protection = lead_time + review_period
     horizon = max(2 * protection, 8)
-    # reviews' cutoffs lie on a grid R periods apart; a review learns from `windows` windows
-    # of `horizon` periods that ended by its cutoff, `spacing` grid steps apart (no overlap)
+    # one backtest, a window every R periods: each review's forecast is the first L + R
+    # periods of the window at its cutoff; its errors come from `windows` earlier windows
+    # `spacing` grid steps apart (no overlap), all ended by that cutoff
     spacing = -(-horizon // review_period)
     ma_window = ma_window or level_window(cal)
     dates = pd.DatetimeIndex(sorted(data.panel["ds"].unique()))
-    span = reviews * review_period + lead_time
-    start = len(dates) - span  # the first simulated period
-    cutoffs = [start - 1 + j * review_period for j in range(reviews)]
-    grid_windows = reviews + (windows - 1) * spacing
-    earliest = cutoffs[0] - horizon - (windows - 1) * spacing * review_period
+    last = len(dates) - 1 - horizon  # the last review's cutoff: the backtest's last window
+    cutoffs = [last - (reviews - 1 - j) * review_period for j in range(reviews)]
+    grid_windows = reviews + windows * spacing
+    earliest = cutoffs[0] - windows * spacing * review_period
     selection = 2 * review_period if "auto" in models else 0
-    first = min(earliest - selection - horizon, start - 1 - ma_window)
+    first = min(earliest - selection - horizon, cutoffs[0] - ma_window)
     if first < 0:
         raise InputError(
             f"Simulating {reviews} reviews (every {review_period} period(s), lead time "
             f"{lead_time}) with forecast errors from {windows} backtest windows of {horizon} "
-            f"periods needs {len(dates) - first} periods of history; the data has {len(dates)}. Use "
-            "fewer --reviews or --windows, or a longer history."
+            f"periods needs {len(dates) - first} periods of history; the data has "
+            f"{len(dates)}. Use fewer --reviews or --windows, or a longer history."
         )
     panel = data.panel
     wide = panel.pivot(index="unique_id", columns="ds", values="y").reindex(columns=dates)
-    # products with the whole history the simulation and its backtests need
+    # products with the whole history the simulation and its backtest need
     wide = wide[wide.iloc[:, first:].notna().all(axis=1)]
     if wide.empty:
         raise InputError("No product has sales history over the whole simulated stretch.")
     ids = wide.index
     panel = panel[panel["unique_id"].isin(ids)]
-    demand = wide.iloc[:, start:].to_numpy(dtype=float)
+    start, stop = cutoffs[0] + 1, cutoffs[-1] + protection + 1
+    demand = wide.iloc[:, start:stop].to_numpy(dtype=float)
     history = wide.to_numpy(dtype=float)
     value = np.ones(len(ids))
     if "price" in panel.columns:
@@ -372,10 +377,10 @@ def simulate_policies(
 
     levels: dict[str, dict[float, np.ndarray]] = {}
     for model in models:
-        say(f"{model}: backtesting {grid_windows} windows of {horizon} periods for its errors")
+        say(f"{model}: backtesting {grid_windows} windows of {horizon} periods, one per review")
         grid, _ = backtest_forecasts(
             data,
-            panel[panel["ds"] <= dates[cutoffs[-1]]],
+            panel,
             model=model,
             horizon=horizon,
             windows=grid_windows,
@@ -383,31 +388,24 @@ def simulate_policies(
             candidates=candidates,
             n_jobs=n_jobs,
         )
-        say(f"{model}: forecasting at each of the {reviews} reviews")
-        sim, _ = backtest_forecasts(
-            data,
-            panel,
-            model=model,
-            horizon=protection,
-            windows=reviews,
-            step=review_period,
-            candidates=candidates,
-            n_jobs=n_jobs,
+        step = grid.groupby(["unique_id", "cutoff"]).cumcount()
+        first_periods = grid[step < protection].groupby(["unique_id", "cutoff"])["forecast"]
+        sums = (
+            first_periods.sum()
+            .unstack("cutoff")
+            .reindex(index=ids, columns=dates[cutoffs])
+            .to_numpy()
         )
-        sums = sim.groupby(["unique_id", "cutoff"])["forecast"].sum().unstack("cutoff")
-        sums = sums.reindex(index=ids, columns=dates[cutoffs])
-        if sums.isna().any().any():
+        if np.isnan(sums).any():
             raise InputError(
-                f"{model} did not forecast {int(sums.isna().any(axis=1).sum())} product(s) at "
-                "every review; pick another model."
+                f"{model} did not forecast {int(np.isnan(sums).any(axis=1).sum())} product(s) "
+                "at every review; pick another model."
             )
         columns: dict[float, list[np.ndarray]] = {t: [] for t in service_levels}
         for j, cutoff in enumerate(cutoffs):
-            learned = [
-                dates[cutoff - horizon - k * spacing * review_period] for k in range(windows)
-            ]
+            learned = [dates[cutoff - k * spacing * review_period] for k in range(1, windows + 1)]
             errors = error_model(grid[grid["cutoff"].isin(learned)], lengths)
-            dist = errors.demand(sums.iloc[:, j].to_numpy(), now[:, j])
+            dist = errors.demand(sums[:, j], now[:, j])
             for target in service_levels:
                 columns[target].append(dist.quantile(target))
         levels[model] = {t: np.column_stack(v) for t, v in columns.items()}
@@ -454,6 +452,6 @@ def simulate_policies(
         summary=_summary(per_series),
         per_series=per_series,
         start=dates[start],
-        end=dates[-1],
+        end=dates[stop - 1],
         ledgers=ledgers,
     )
