@@ -127,18 +127,24 @@ class Forecaster(ABC):
         # (behaviour) never are: the model reads them from the training rows, lagged
         covariates = [c for c in df.columns if c not in ("unique_id", "ds", "y", *PAST_COVARIATES)]
         dates = pd.DatetimeIndex(df["ds"].unique()).sort_values()
-        for cutoff in cutoffs_for(df, h, n_windows, step):
+        cutoffs = cutoffs_for(df, h, n_windows, step)
+        for cutoff in cutoffs:
             train = df[df["ds"] <= cutoff]
             X_df = None
             if covariates and self.supports_future_covariates:
                 # future-known covariates (planned prices, promotions) of the window itself
                 window = dates[(dates > cutoff)][:h]
                 X_df = df.loc[df["ds"].isin(window), ["unique_id", "ds", *covariates]]
-            fc = self.fit(train, static_df=static_df).predict(h, X_df=X_df, levels=levels)
+            fitted = self._fit_window(train, static_df, first=cutoff == cutoffs[0])
+            fc = fitted.predict(h, X_df=X_df, levels=levels)
             fc.insert(2, "cutoff", cutoff)
             frames.append(fc)
         out = pd.concat(frames, ignore_index=True)
         return out.merge(df[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
+
+    def _fit_window(self, train: pd.DataFrame, static_df: pd.DataFrame | None, first: bool) -> Self:
+        """Fit for one backtest window: a refit on the history up to its cutoff."""
+        return self.fit(train, static_df=static_df)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -48,7 +48,7 @@ import pandas as pd
 
 from trendcast.data.calendar import TradingCalendar
 from trendcast.exceptions import MissingDependencyError, ModelError
-from trendcast.models.base import Forecaster, cutoffs_for, interval_columns
+from trendcast.models.base import Forecaster, interval_columns
 from trendcast.models.registry import register
 from trendcast.models.statistical import FALLBACK_MODEL, HistoricAverage, _Grid
 
@@ -368,16 +368,8 @@ class NeuralModel(Forecaster):
         out = pd.concat(frames, ignore_index=True)
         return out.sort_values(["unique_id", "ds"], ignore_index=True)
 
-    def cross_validation(
-        self,
-        df: pd.DataFrame,
-        h: int,
-        n_windows: int,
-        step: int | None = None,
-        levels: Sequence[int] = (),
-        static_df: pd.DataFrame | None = None,
-    ) -> pd.DataFrame:
-        """Rolling-origin forecasts from one network trained on the data before the first cutoff.
+    def _fit_window(self, train: pd.DataFrame, static_df: pd.DataFrame | None, first: bool) -> Self:
+        """A backtest trains one network, on the data before the first cutoff.
 
         Later windows give the network the history up to their own cutoff (as
         :meth:`update` does) without retraining, which is neuralforecast's own
@@ -385,22 +377,9 @@ class NeuralModel(Forecaster):
         backtest costs one training instead of one per window. ``refit=True`` in
         the model's parameters retrains at every cutoff instead.
         """
-        if self.params.get("refit"):
-            return super().cross_validation(df, h, n_windows, step, levels, static_df)
-        step = step or h
-        base = df[["unique_id", "ds", "y"]]
-        frames = []
-        for i, cutoff in enumerate(cutoffs_for(base, h, n_windows, step)):
-            train = base[base["ds"] <= cutoff]
-            if i == 0:
-                self.fit(train, static_df=static_df)
-            else:
-                self.update(train, static_df=static_df)
-            fc = self.predict(h, levels=levels)
-            fc.insert(2, "cutoff", cutoff)
-            frames.append(fc)
-        out = pd.concat(frames, ignore_index=True)
-        return out.merge(base, on=["unique_id", "ds"], how="inner")
+        if first or self.params.get("refit"):
+            return self.fit(train[["unique_id", "ds", "y"]], static_df=static_df)
+        return self.update(train[["unique_id", "ds", "y"]], static_df=static_df)
 
 
 @register("lstm")
