@@ -643,6 +643,32 @@ def _summary(
     return summary
 
 
+def _prepared_with_fingerprint(
+    input: str | Path | pd.DataFrame | None,
+    columns: ColumnMap | None,
+    freq: str | None,
+    mode: InputMode,
+    cleaning: CleaningConfig | None,
+    events: str | Path | pd.DataFrame | None,
+    events_columns: dict[str, str | None] | None,
+) -> tuple[PreparedData, str]:
+    """The prepared data and the fingerprint of the raw input it came from (for the store)."""
+    from trendcast.store import fingerprint_frame
+
+    raw, columns = _read_input(input, columns)
+    fingerprint = fingerprint_frame(raw)
+    data = load_sales(
+        raw,
+        columns,
+        freq=freq,
+        mode=mode,
+        cleaning=cleaning,
+        events=events,
+        events_columns=events_columns,
+    )
+    return data, fingerprint
+
+
 def run(
     input: str | Path | pd.DataFrame | None = None,
     columns: ColumnMap | None = None,
@@ -682,7 +708,7 @@ def run(
     A run that fails is recorded as failed and leaves earlier runs intact.
     """
     from trendcast.reporting import write_report
-    from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
+    from trendcast.store import RunRecord, RunStore, new_run_id
 
     say = progress or _quiet
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels), freq=freq)
@@ -713,16 +739,8 @@ def run(
     try:
         started = time.perf_counter()
         say("reading and cleaning the input")
-        raw, columns = _read_input(input, columns)
-        fingerprint = fingerprint_frame(raw)
-        data = load_sales(
-            raw,
-            columns,
-            freq=freq,
-            mode=mode,
-            cleaning=cleaning,
-            events=events,
-            events_columns=events_columns,
+        data, fingerprint = _prepared_with_fingerprint(
+            input, columns, freq, mode, cleaning, events, events_columns
         )
         config["columns"] = data.columns.to_dict()
         timings["prepare"] = time.perf_counter() - started
@@ -887,7 +905,7 @@ def analyze(
     """
     from trendcast.reporting import write_report
     from trendcast.reporting.i18n import check_language
-    from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
+    from trendcast.store import RunRecord, RunStore, new_run_id
 
     say = progress or _quiet
     check_language(lang)
@@ -906,16 +924,8 @@ def analyze(
     fingerprint = ""
     try:
         say("reading and cleaning the input")
-        raw, columns = _read_input(input, columns)
-        fingerprint = fingerprint_frame(raw)
-        data = load_sales(
-            raw,
-            columns,
-            freq=freq,
-            mode=mode,
-            cleaning=cleaning,
-            events=events,
-            events_columns=events_columns,
+        data, fingerprint = _prepared_with_fingerprint(
+            input, columns, freq, mode, cleaning, events, events_columns
         )
         config["columns"] = data.columns.to_dict()
         say(f"prepared {data.n_series:,} series ({data.calendar.describe()})")

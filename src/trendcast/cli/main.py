@@ -914,8 +914,10 @@ def alerts(
     jobs: JobsOpt = 1,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
-    """Products to look at: stock-out risk, overstock, dead and slow movers, trend breaks,
-    recent demand anomalies; write a CSV with each alert's reason and numbers."""
+    """Alerts (stock-out risk, overstock, dead and slow movers, trend breaks, anomalies) to a CSV.
+
+    Each alert comes with its reason and the numbers behind it.
+    """
     say = _Progress()
     with _user_errors():
         from trendcast.decisions.alerts import (
@@ -1026,8 +1028,10 @@ def whatif(
     params: ParamsOpt = None,
     store: StoreOpt = "trendcast.duckdb",
 ) -> None:
-    """Forecast a price change or promotion for chosen products and periods: base, scenario,
-    uplift and its interval."""
+    """Forecast a price change or promotion: base, scenario, uplift and its interval.
+
+    For chosen products and periods, with a model that takes future covariates.
+    """
     say = _Progress()
     with _user_errors():
         from trendcast.decisions.whatif import (
