@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# the report and dashboard tests open pages in Debian's chromium (skipped where none can be had)
+# the report and dashboard tests open pages in Debian's chromium, and the service-state tests
+# start a throwaway PostgreSQL (each skipped, with the reason, where it cannot be had)
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		($$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null) \
-		|| echo "chromium could not be installed: the browser tests will skip"; }
+		($$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium postgresql >/dev/null) \
+		|| echo "chromium or postgresql could not be installed: their tests will skip"; }
 
 demo: setup
 	$(BIN)/trendcast run --out trendcast-out --jobs 2

@@ -316,8 +316,14 @@ def test_run_on_the_demo_writes_report_forecast_and_store(tmp_path: Path) -> Non
         "1",
         "--jobs",
         "2",
+        "--lead-time",
+        "3",
     )
     assert code == 0, output
+    plan = pd.read_csv(tmp_path / "out" / "plan.csv", dtype={"StockCode": str})
+    assert plan.columns[0] == "StockCode" and (plan["order_qty"] >= 0).all()
+    assert (plan["order_up_to"] >= plan["expected_demand"]).all()
+    assert "Plan:" in output
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Plotly" in report and "<script src=" not in report
     fc = pd.read_csv(tmp_path / "out" / "forecast.csv", dtype={"StockCode": str})

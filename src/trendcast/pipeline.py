@@ -26,6 +26,7 @@ from trendcast.config import BacktestConfig, CleaningConfig, ForecastConfig
 from trendcast.data.columns import ColumnMap
 from trendcast.data.io import read_table
 from trendcast.data.prepare import InputMode, PreparedData, prepare_sales
+from trendcast.engines import Engine, as_engine, distribute, engine_scope
 from trendcast.evaluation.backtest import DEFAULT_BACKTEST_MODELS, BacktestResult, run_backtest
 from trendcast.exceptions import ConfigError
 from trendcast.features.calendar import event_flags
@@ -195,6 +196,7 @@ def forecast(
     X_df: pd.DataFrame | None = None,
     time_budget: float | None = None,
     params: dict[str, Any] | None = None,
+    engine: Engine | str | None = None,
 ) -> pd.DataFrame:
     """Forecast every series ``horizon`` periods past the end of the data (see
     :func:`fit_forecast`, which also returns the fitted model)."""
@@ -208,6 +210,7 @@ def forecast(
         X_df=X_df,
         time_budget=time_budget,
         params=params,
+        engine=engine,
     )[0]
 
 
@@ -222,8 +225,12 @@ def fit_forecast(
     X_df: pd.DataFrame | None = None,
     time_budget: float | None = None,
     params: dict[str, Any] | None = None,
+    engine: Engine | str | None = None,
 ) -> tuple[pd.DataFrame, Any]:
     """Fit ``model`` and forecast every series ``horizon`` periods past the end of the data.
+
+    ``engine`` (``local``, ``dask``, ``ray``, ``spark`` or an :class:`~trendcast.engines.Engine`)
+    says where the work runs; the output is the same on every engine.
 
     ``params`` are hyperparameters for the model, e.g. from ``trendcast tune``.
     ``X_df`` holds planned future prices or promotions (``unique_id, ds, price,
@@ -235,14 +242,16 @@ def fit_forecast(
     """
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels))  # validates
     levels = sorted(levels)
-    m = _model(model, data, n_jobs, time_budget, params)
-    if selection_cv is not None and isinstance(m, AutoSelect):
-        m.selection_cv_ = selection_cv
-    if isinstance(m, AutoSelect):
-        _check_history(data, horizon, m.selection_windows)
-    frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
-    static = _static(data) if m.supports_static_covariates else None
-    fc = m.fit(frame, static_df=static).predict(horizon, X_df=X_df, levels=levels)
+    as_engine(engine, n_jobs).check_models([model], time_budget)
+    with engine_scope(engine, n_jobs):
+        m = distribute(_model(model, data, n_jobs, time_budget, params))
+        if selection_cv is not None and isinstance(m, AutoSelect):
+            m.selection_cv_ = selection_cv
+        if isinstance(m, AutoSelect):
+            _check_history(data, horizon, m.selection_windows)
+        frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
+        static = _static(data) if m.supports_static_covariates else None
+        fc = m.fit(frame, static_df=static).predict(horizon, X_df=X_df, levels=levels)
     return _forecast_frame(m, model, fc, levels), m
 
 
@@ -318,23 +327,27 @@ def backtest(
     n_jobs: int = 1,
     progress: Progress | None = None,
     time_budget: float | None = None,
+    engine: Engine | str | None = None,
 ) -> BacktestResult:
-    """Rolling-origin backtest of ``models`` with a leaderboard (see :func:`run_backtest`)."""
+    """Rolling-origin backtest of ``models`` with a leaderboard (see :func:`run_backtest`),
+    on ``engine`` (see :func:`fit_forecast`)."""
     ForecastConfig(horizon=horizon, levels=tuple(levels))
     BacktestConfig(windows=windows, step=step)
-    return run_backtest(
-        data.panel,
-        data.calendar,
-        horizon=horizon,
-        windows=windows,
-        step=step,
-        models=models,
-        levels=levels,
-        n_jobs=n_jobs,
-        progress=progress,
-        static_df=_static(data),
-        time_budget=time_budget,
-    )
+    as_engine(engine, n_jobs).check_models(models, time_budget)
+    with engine_scope(engine, n_jobs):
+        return run_backtest(
+            data.panel,
+            data.calendar,
+            horizon=horizon,
+            windows=windows,
+            step=step,
+            models=models,
+            levels=levels,
+            n_jobs=n_jobs,
+            progress=progress,
+            static_df=_static(data),
+            time_budget=time_budget,
+        )
 
 
 def to_output(fc: pd.DataFrame, data: PreparedData) -> pd.DataFrame:
@@ -405,15 +418,17 @@ def record(
     tables: dict[str, pd.DataFrame],
     summary: dict[str, Any] | None = None,
     model: tuple[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> str:
-    """Record a ``forecast`` or ``backtest`` step in the store; returns its run id.
+    """Record a ``forecast`` or ``backtest`` step in the store; returns its run id
+    (``run_id``, or a new one).
 
     ``model`` (name, fitted model) is saved beside the store for ``--from-run``.
     """
     from trendcast.store import RunRecord, RunStore, fingerprint_frame, new_run_id
     from trendcast.store.models import SavedModel, save_model
 
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     with RunStore(store_path) as store:
         store.save_run(
             RunRecord(
@@ -621,6 +636,19 @@ def _run_decisions(
         timings["reconcile"] = time.perf_counter() - started
     say("looking for alerts: dead and slow movers, trend breaks, recent anomalies")
     found["alerts"] = find_alerts(data)
+    if config.get("lead_time") is not None:
+        from trendcast.decisions.plan import plan_from_backtest
+
+        say(f"planning replenishment for a lead time of {config['lead_time']} periods")
+        chosen = result.backtest[result.backtest["model"] == config["model"]]
+        found["plan"] = plan_from_backtest(
+            data,
+            found.get("forecast", fc),
+            chosen,
+            lead_time=config["lead_time"],
+            review_period=config["review_period"],
+            service_level=config["service_level"],
+        )
     return found
 
 
@@ -693,6 +721,11 @@ def run(
     lang: str = "en",
     png: bool = False,
     reconcile: str | None = None,
+    lead_time: int | None = None,
+    review_period: int = 1,
+    service_level: float = 0.95,
+    run_id: str | None = None,
+    engine: Engine | str | None = None,
 ) -> RunResult:
     """Run the whole path and write the forecast CSV and the HTML report into ``out_dir``.
 
@@ -703,9 +736,14 @@ def run(
     the total, every attribute level and the products are forecast and reconciled;
     ``forecast.csv`` holds the reconciled products and ``forecast_levels.csv`` every level.
     The report and the store also get the alerts of :func:`trendcast.decisions.find_alerts`
-    (those needing no stock).
-    The run is recorded in the DuckDB store at ``store_path`` (None: no store).
+    (those needing no stock). With ``lead_time`` (periods) it also makes the replenishment
+    plan of :func:`trendcast.decisions.plan.plan_from_backtest` from the run's own forecast
+    and backtest (nothing on hand: a planning baseline) into ``plan.csv`` and the store.
+    The run is recorded in the DuckDB store at ``store_path`` (None: no store) under
+    ``run_id`` (a new one by default).
     A run that fails is recorded as failed and leaves earlier runs intact.
+    The backtest and the forecast run on ``engine`` (see :func:`fit_forecast`), started
+    once for both; the rest of the run is local.
     """
     from trendcast.reporting import write_report
     from trendcast.store import RunRecord, RunStore, new_run_id
@@ -713,11 +751,23 @@ def run(
     say = progress or _quiet
     ForecastConfig(horizon=horizon, model=model, levels=tuple(levels), freq=freq)
     BacktestConfig(windows=windows, step=step)
+    session = as_engine(engine, n_jobs)
+    session.check_models(list(dict.fromkeys([model, *models])), time_budget)
+    owned = not session.started
     if reconcile:
         from trendcast.decisions.reconcile import check_reconcile_method
 
         check_reconcile_method(reconcile)
-    run_id = new_run_id()
+    if lead_time is not None:
+        from trendcast.decisions.plan import check_policy
+
+        check_policy(lead_time, review_period, service_level)
+        if lead_time + review_period > horizon:
+            raise ConfigError(
+                f"The plan covers lead time + review period = {lead_time + review_period} "
+                f"periods, more than the horizon {horizon}; use a longer --horizon."
+            )
+    run_id = run_id or new_run_id()
     timings: dict[str, float] = {}
     config: dict[str, Any] = {
         "input": str(input) if not isinstance(input, pd.DataFrame) else "<DataFrame>",
@@ -733,6 +783,10 @@ def run(
         "time_budget": time_budget,
         "cleaning": (cleaning or CleaningConfig()).__dict__,
         "reconcile": reconcile,
+        "engine": session.describe(),
+        "lead_time": lead_time,
+        "review_period": review_period,
+        "service_level": service_level,
     }
     store = RunStore(store_path) if store_path else None
     fingerprint = ""
@@ -751,6 +805,9 @@ def run(
 
         started = time.perf_counter()
         bt_models = list(dict.fromkeys([model, *models]))
+        if not session.is_local:
+            say(f"starting the {session.describe()} engine")
+        session.start()
         result = backtest(
             data,
             horizon=horizon,
@@ -761,6 +818,7 @@ def run(
             n_jobs=n_jobs,
             progress=say,
             time_budget=time_budget,
+            engine=session,
         )
         timings["backtest"] = time.perf_counter() - started
 
@@ -774,12 +832,22 @@ def run(
             n_jobs=n_jobs,
             selection_cv=result.candidate_cv if step in (None, horizon) else None,
             time_budget=time_budget,
+            engine=session,
         )
         timings["forecast"] = time.perf_counter() - started
+        if owned:
+            session.close()
 
         out = Path(out_dir)
         decisions = _run_decisions(data, fc, result, reconcile, out, say, timings, config)
         fc = decisions.pop("forecast", fc)
+        plan = decisions.pop("plan", None)
+        if plan is not None:
+            shown = [
+                *data.columns.id_cols,
+                *plan.columns.drop(["unique_id", *data.columns.id_cols], errors="ignore"),
+            ]
+            write_csv_atomic(plan[shown], out / "plan.csv")
         forecast_path = write_csv_atomic(to_output(fc, data), out / "forecast.csv")
         write_csv_atomic(result.leaderboard, out / "leaderboard.csv")
         write_csv_atomic(data.report.to_frame(), out / "cleaning_report.csv")
@@ -841,6 +909,7 @@ def run(
                         "forecast": fc,
                         **({"drivers": drivers} if drivers is not None else {}),
                         **{k: v for k, v in decisions.items() if k != "hierarchy_history"},
+                        **({"plan": plan} if plan is not None else {}),
                         **storable(insight_tables(insight, histories)),
                     },
                 )
@@ -861,6 +930,8 @@ def run(
             store.record_failure(run_id, "run", fingerprint, config, f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        if owned:
+            session.close()
         if store is not None:
             store.close()
     return RunResult(run_id, data, result, fc, report_path, forecast_path, timings, config)

@@ -120,6 +120,22 @@ ReconcileOpt = Annotated[
         "reconcile them with the products: mint_shrink, wls_struct, bottom_up, top_down or none.",
     ),
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where backtests and forecasts run: local, dask (every model family), ray or spark "
+        "(statistical models). See docs/distributed.md.",
+    ),
+]
+EngineAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine-address",
+        help="Cluster to use: a Dask scheduler (tcp://host:8786), a Ray address (ray://host:10001) "
+        "or a Spark master URL (spark://host:7077). Default: a local cluster of --jobs workers.",
+    ),
+]
 
 
 def _echo(msg: str) -> None:
@@ -288,6 +304,26 @@ def forecast(
     ] = None,
     reconcile: ReconcileOpt = "none",
     store: StoreOpt = "trendcast.duckdb",
+    engine: EngineOpt = "local",
+    engine_address: EngineAddressOpt = None,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            help="Forecast N series at a time, each finished chunk kept in OUTPUT.parts/; the "
+            "same command after an interruption resumes from the last finished chunk. Local "
+            "models give the same forecast as without chunks; global models (lightgbm, linear, "
+            "networks) are then fitted per chunk, on its series only.",
+        ),
+    ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart",
+            help="With --chunk-size: discard finished chunks of a different forecast (other data "
+            "or settings) and start fresh.",
+        ),
+    ] = False,
 ) -> None:
     """Forecast every product HORIZON periods ahead and write a CSV.
 
@@ -301,6 +337,17 @@ def forecast(
             from trendcast.exceptions import ConfigError
 
             raise ConfigError("--reconcile needs a fresh forecast; leave out --from-run.")
+        if chunk_size is not None and (from_run or reconcile != "none"):
+            from trendcast.exceptions import ConfigError
+
+            raise ConfigError(
+                "--chunk-size forecasts chunk by chunk, afresh; leave out "
+                + ("--from-run." if from_run else "--reconcile (it needs every series at once).")
+            )
+        if from_run and engine != "local":
+            from trendcast.exceptions import ConfigError
+
+            raise ConfigError("--from-run forecasts on this machine; leave out --engine.")
         if from_run:
             say(f"forecasting {horizon} periods with the saved model of run {from_run}")
             fc, out = forecast_from_run(
@@ -318,6 +365,33 @@ def forecast(
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         levels = level or list(settings["forecast"].levels)
         data = _load(input, settings, freq, _mode(orders, sales_table), say, events, events_col)
+        if chunk_size is not None:
+            from trendcast.chunked import forecast_in_chunks
+            from trendcast.exceptions import ConfigError
+
+            if engine != "local":
+                raise ConfigError("--chunk-size runs on this machine; leave out --engine.")
+            say(f"forecasting {horizon} periods with {model}, {chunk_size:,} series a chunk")
+            fc = forecast_in_chunks(
+                data,
+                output,
+                chunk_size=chunk_size,
+                horizon=horizon,
+                model=model,
+                levels=levels,
+                n_jobs=jobs,
+                time_budget=time_budget,
+                params={
+                    **(_read_params(params) or {}),
+                    **({"model_path": model_path} if model_path else {}),
+                },
+                restart=restart,
+                progress=say,
+            )
+            used = {"horizon": horizon, "model": model, "levels": levels, "chunk_size": chunk_size}
+            _record(store, "forecast", data, used, {"forecast": fc})
+            typer.echo(f"Wrote {len(fc):,} rows for {data.n_series:,} series to {output}")
+            return
         say(f"forecasting {horizon} periods with {model}")
         fc, fitted = fit_forecast(
             data,
@@ -330,6 +404,7 @@ def forecast(
                 **(_read_params(params) or {}),
                 **({"model_path": model_path} if model_path else {}),
             },
+            engine=_engine(engine, engine_address, jobs),
         )
         tables = {"forecast": fc}
         if reconcile != "none":
@@ -375,6 +450,8 @@ def backtest(
     events: EventsOpt = None,
     events_col: EventsColOpt = None,
     store: StoreOpt = "trendcast.duckdb",
+    engine: EngineOpt = "local",
+    engine_address: EngineAddressOpt = None,
 ) -> None:
     """Rolling-origin backtest of several models; writes the leaderboard."""
     say = _Progress()
@@ -396,6 +473,7 @@ def backtest(
             n_jobs=jobs,
             progress=say,
             time_budget=time_budget,
+            engine=_engine(engine, engine_address, jobs),
         )
         write_csv_atomic(result.leaderboard, output)
         _record(
@@ -433,6 +511,12 @@ def _record(
         _echo(f"recorded as run {run_id} in {store}")
     except StoreError as exc:
         _echo(f"Warning: the run was not recorded: {exc}")
+
+
+def _engine(name: str, address: str | None, jobs: int) -> Any:
+    from trendcast.engines import Engine
+
+    return Engine(name, address=address, workers=jobs)
 
 
 def _read_params(path: Path | None) -> dict[str, Any] | None:
@@ -485,6 +569,20 @@ def run(
     png: PngOpt = False,
     reconcile: ReconcileOpt = "none",
     store: StoreOpt = "trendcast.duckdb",
+    engine: EngineOpt = "local",
+    engine_address: EngineAddressOpt = None,
+    lead_time: Annotated[
+        int | None,
+        typer.Option(
+            "--lead-time",
+            help="Also write plan.csv: order-up-to levels and quantities for this lead time "
+            "(periods), from the run's own forecast and backtest, nothing on hand.",
+        ),
+    ] = None,
+    review_period: ReviewOpt = 1,
+    service_level: Annotated[
+        float, typer.Option("--service-level", help="Target cycle service level of the plan.")
+    ] = 0.95,
 ) -> None:
     """The whole path: clean, backtest, forecast, record the run, write the report."""
     say = _Progress()
@@ -514,6 +612,10 @@ def run(
             events=events,
             events_columns=_events_columns(events_col),
             reconcile=None if reconcile == "none" else reconcile,
+            engine=_engine(engine, engine_address, jobs),
+            lead_time=lead_time,
+            review_period=review_period,
+            service_level=service_level,
         )
         for line in result.data.report.summary_lines():
             say(f"  cleaning: {line}")
@@ -521,6 +623,8 @@ def run(
         typer.echo(f"Run {result.run_id} recorded in {store}")
         typer.echo(f"Forecast: {result.forecast_path}")
         typer.echo(f"Report:   {result.report_path}")
+        if lead_time is not None:
+            typer.echo(f"Plan:     {out / 'plan.csv'}")
         if png:
             typer.echo(f"Figures:  {out / 'figures'}")
 
@@ -605,13 +709,60 @@ def ingest(
     price_col: PriceColOpt = None,
     order_col: OrderColOpt = None,
     config: ConfigOpt = None,
+    out_of_core: Annotated[
+        bool,
+        typer.Option(
+            "--out-of-core",
+            help="Clean and aggregate order lines with DuckDB, out of core (inputs larger than "
+            "memory; CSV or Parquet files, folders, globs); writes Parquet. On by itself when "
+            "--input is a glob such as 'orders/*.parquet'.",
+        ),
+    ] = False,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit", help="Out of core: DuckDB's memory limit, e.g. 8GB; beyond it, spill."
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Out of core: DuckDB's threads.")
+    ] = None,
+    temp_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--temp-dir", help="Out of core: folder for spilled data (default: beside the output)."
+        ),
+    ] = None,
 ) -> None:
     """Clean and aggregate the input into a panel; print the cleaning report."""
     say = _Progress()
     with _user_errors():
+        from trendcast.data.outofcore import ingest_out_of_core, is_glob
         from trendcast.pipeline import write_atomic, write_csv_atomic
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
+        if out_of_core or (input and is_glob(input)):
+            if sales_table:
+                from trendcast.exceptions import ConfigError
+
+                raise ConfigError("--out-of-core reads order lines; leave out --sales-table.")
+            say(f"reading {input or 'the embedded demo'} out of core with DuckDB")
+            result = ingest_out_of_core(
+                input,
+                output,
+                settings["columns"],
+                freq=freq or settings["forecast"].freq,
+                config=settings["cleaning"],
+                memory_limit=memory_limit,
+                threads=threads,
+                temp_directory=temp_dir,
+                progress=lambda msg: say(f"  {msg}"),
+            )
+            table = result.report.to_frame()
+            write_csv_atomic(table, output.with_name(output.stem + "_cleaning.csv"))
+            typer.echo(table[["rule", "action", "rows", "units"]].to_string(index=False))
+            typer.echo(f"Wrote {result.n_rows:,} rows for {result.n_series:,} series to {output}")
+            return
         data = _load(input, settings, freq, _mode(orders, sales_table), say)
         if output.suffix == ".parquet":
             write_atomic(output, lambda tmp: data.panel.to_parquet(tmp, index=False))
@@ -1249,6 +1400,122 @@ def simulate(
         say(f"simulated {result.start:%Y-%m-%d} .. {result.end:%Y-%m-%d}")
         typer.echo(result.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         typer.echo(f"Wrote the summary to {path} and per product to {by_product}")
+
+
+DataDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        help="Where the service keeps its keys, datasets, jobs and runs.",
+        envvar="TRENDCAST_DATA_DIR",
+    ),
+]
+
+
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="postgresql://... to keep keys, datasets and jobs in PostgreSQL (default: a "
+        "DuckDB file in --data-dir).",
+        envvar="TRENDCAST_DATABASE_URL",
+    ),
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    data_dir: DataDirOpt = Path("trendcast-data"),
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest upload accepted, in MB.")
+    ] = 200.0,
+    max_jobs: Annotated[int, typer.Option("--max-jobs", help="Jobs that run at once.")] = 1,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="Browser origin allowed to call the API; repeatable."),
+    ] = None,
+    database_url: DatabaseUrlOpt = None,
+) -> None:
+    """Run the REST API and the dashboard (open http://HOST:PORT/ in a browser)."""
+    with _user_errors():
+        import uvicorn
+
+        from trendcast.api import ServiceConfig, create_app
+        from trendcast.api.keys import create_key
+        from trendcast.api.state import open_state
+        from trendcast.exceptions import ConfigError
+
+        if max_upload_mb <= 0 or max_jobs < 1:
+            raise ConfigError("--max-upload-mb must be above 0 and --max-jobs at least 1.")
+        state = open_state(data_dir, database_url)
+        if state.count_admins() == 0:
+            key_id, key = create_key(state, "admin", "first admin key")
+            typer.echo(
+                f"No keys yet: created admin key {key_id}. It is shown only now; keep it:\n  {key}"
+            )
+        config = ServiceConfig(
+            data_dir=data_dir,
+            max_upload_mb=max_upload_mb,
+            max_jobs=max_jobs,
+            cors_origins=tuple(cors_origin or ()),
+            database_url=database_url,
+        )
+        typer.echo(f"Dashboard and API on http://{host}:{port}/ (API docs at /docs)")
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+keys_app = typer.Typer(help="API keys of the service: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="admin, analyst or viewer.")] = "analyst",
+    label: Annotated[str, typer.Option("--label", help="Who or what the key is for.")] = "",
+    data_dir: DataDirOpt = Path("trendcast-data"),
+    database_url: DatabaseUrlOpt = None,
+) -> None:
+    """Create a key and print it once (only its hash is kept)."""
+    with _user_errors():
+        from trendcast.api.keys import create_key
+        from trendcast.api.state import open_state
+
+        key_id, key = create_key(open_state(data_dir, database_url), role, label)
+        _echo(f"Created {role} key {key_id}. It is shown only now; keep it:")
+        typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    data_dir: DataDirOpt = Path("trendcast-data"), database_url: DatabaseUrlOpt = None
+) -> None:
+    """List the keys (ids, roles, labels, dates; never the keys themselves)."""
+    with _user_errors():
+        import pandas as pd
+
+        from trendcast.api.state import open_state
+
+        rows = open_state(data_dir, database_url).keys()
+        typer.echo(pd.DataFrame(rows).to_string(index=False) if rows else "No keys yet.")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by `trendcast keys list`.")],
+    data_dir: DataDirOpt = Path("trendcast-data"),
+    database_url: DatabaseUrlOpt = None,
+) -> None:
+    """Revoke a key: requests with it get 401."""
+    with _user_errors():
+        from trendcast.api.keys import revoke_key
+        from trendcast.api.state import open_state
+
+        revoke_key(open_state(data_dir, database_url), key_id)
+        typer.echo(f"Revoked key {key_id}.")
 
 
 @app.command()

@@ -108,7 +108,8 @@ def _parse(
     ids = raw[list(cmap.id_cols)].astype("string").apply(lambda s: s.str.strip())
     missing_id = ids.isna().any(axis=1) | (ids == "").any(axis=1)
     df["unique_id"] = (
-        ids.iloc[:, 0] if len(cmap.id_cols) == 1 else ids.agg(ID_SEPARATOR.join, axis=1)
+        # rows missing a part are dropped below; filled here only so the join does not fail
+        ids.iloc[:, 0] if len(cmap.id_cols) == 1 else ids.fillna("").agg(ID_SEPARATOR.join, axis=1)
     )
     for col in cmap.id_cols:
         df[f"id::{col}"] = ids[col]
@@ -574,6 +575,8 @@ def prepare_sales(
     report.series_notes = _series_notes(panel, calendar)
     ids = df.drop_duplicates("unique_id")[["unique_id", *[f"id::{c}" for c in cmap.id_cols]]]
     ids = ids.rename(columns={f"id::{c}": c for c in cmap.id_cols})
+    # an input whose id column is itself called unique_id (e.g. a written panel) keeps one
+    ids = ids.loc[:, ~ids.columns.duplicated()]
     ids = ids[ids["unique_id"].isin(panel["unique_id"].unique())].reset_index(drop=True)
     static = _static(df, report)
     static = static[static["unique_id"].isin(ids["unique_id"])].reset_index(drop=True)

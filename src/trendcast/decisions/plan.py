@@ -97,6 +97,7 @@ __all__ = [
     "level_window",
     "trailing_levels",
     "order_quantities",
+    "plan_from_backtest",
     "plan_from_forecast",
     "plan_output",
     "read_stock",
@@ -635,6 +636,28 @@ class ReplenishmentPlan:
     windows: int
 
 
+def _stock_table(
+    data: PreparedData,
+    stock: pd.DataFrame | str | Path | None,
+    lead_time: int,
+    review_period: int,
+) -> pd.DataFrame:
+    """The stock table indexed by ``unique_id``; without one nothing is on hand or on order."""
+    if stock is None:
+        table = pd.DataFrame({"unique_id": data.ids["unique_id"].to_numpy()}).assign(
+            on_hand=0.0,
+            on_order=0.0,
+            lead_time=float(lead_time),
+            review_period=float(review_period),
+            moq=0.0,
+            pack_size=1.0,
+            unit_cost=np.nan,
+        )
+    else:
+        table = read_stock(stock, data, lead_time=lead_time, review_period=review_period)
+    return table.set_index("unique_id")
+
+
 def replenishment_plan(
     data: PreparedData,
     *,
@@ -670,20 +693,7 @@ def replenishment_plan(
     """
     check_policy(lead_time, review_period, service_level)
     say = progress or _quiet
-    if stock is None:
-        table = pd.DataFrame({"unique_id": data.ids["unique_id"].to_numpy()})
-        table = table.assign(
-            on_hand=0.0,
-            on_order=0.0,
-            lead_time=float(lead_time),
-            review_period=float(review_period),
-            moq=0.0,
-            pack_size=1.0,
-            unit_cost=np.nan,
-        )
-    else:
-        table = read_stock(stock, data, lead_time=lead_time, review_period=review_period)
-    table = table.set_index("unique_id")
+    table = _stock_table(data, stock, lead_time, review_period)
     lengths = (table["lead_time"] + table["review_period"]).astype(int)
     longest = int(lengths.max())
     periods = int(data.panel["ds"].nunique())
@@ -716,6 +726,59 @@ def replenishment_plan(
         horizon=horizon,
         windows=windows,
     )
+
+
+def plan_from_backtest(
+    data: PreparedData,
+    forecast: pd.DataFrame,
+    backtest: pd.DataFrame,
+    *,
+    lead_time: int,
+    review_period: int = 1,
+    service_level: float = 0.95,
+    stock: pd.DataFrame | str | Path | None = None,
+) -> pd.DataFrame:
+    """The plan of :func:`replenishment_plan` from a forecast and backtest already made
+    (a run's), instead of running new ones: under the input's id columns, as
+    :func:`plan_output` gives it.
+
+    ``forecast`` is ``unique_id, ds, forecast``; ``backtest`` the same model's long
+    backtest ``unique_id, ds, cutoff, y, forecast``. Both must reach at least
+    ``lead_time + review_period`` periods ahead. The result keeps ``unique_id`` first.
+    """
+    check_policy(lead_time, review_period, service_level)
+    table = _stock_table(data, stock, lead_time, review_period)
+    lengths = (table["lead_time"] + table["review_period"]).astype(int)
+    longest = int(lengths.max())
+    reach = int(forecast.groupby("unique_id")["ds"].size().min()) if len(forecast) else 0
+    window = int(backtest.groupby(["unique_id", "cutoff"]).size().max()) if len(backtest) else 0
+    if min(reach, window) < longest:
+        raise ConfigError(
+            f"The plan needs forecasts and backtest windows of at least lead time + review "
+            f"period = {longest} periods; these reach {min(reach, window)}. Use a longer "
+            "horizon or a shorter lead time."
+        )
+    last = data.panel["ds"].max()
+    errors = error_model(backtest, lengths)
+    now = trailing_levels(data.panel, [last], level_window(data.calendar))[last]
+    plan, dist = plan_from_forecast(forecast, errors, now, table, data, service_level)
+    result = ReplenishmentPlan(
+        plan=plan.reset_index(),
+        forecast=forecast,
+        backtest=backtest,
+        errors=errors,
+        distribution=dist,
+        stock=table.reset_index(),
+        service_level=service_level,
+        model=str(forecast["model"].iloc[0]) if "model" in forecast and len(forecast) else "",
+        horizon=window,
+        windows=int(backtest["cutoff"].nunique()),
+    )
+    out = plan_output(result, data)
+    if "unique_id" not in out.columns:
+        # plan_output keeps the right-hand (plan) row order
+        out.insert(0, "unique_id", result.plan["unique_id"].to_numpy())
+    return out
 
 
 def _days_per_period(data: PreparedData, last: pd.Timestamp, periods: int) -> float:

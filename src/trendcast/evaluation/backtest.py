@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from trendcast.data.calendar import TradingCalendar
+from trendcast.engines import distribute
 from trendcast.evaluation.leaderboard import leaderboard, segment_leaderboard
 from trendcast.evaluation.metrics import evaluate
 from trendcast.evaluation.segments import classify_demand
@@ -141,7 +142,7 @@ def run_backtest(
             f"{skipped}"
         )
     for name in [m for m in models if m != "auto" and m not in reused]:
-        model = make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs)
+        model = distribute(make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs))
         started = time.perf_counter()
         wide = model.cross_validation(
             model_frame(panel, model.supports_future_covariates, model.supports_past_covariates),

@@ -198,9 +198,12 @@ class AutoSelect(Forecaster):
         return sorted(((n, relative_cost(n)) for n in names), key=lambda t: t[1])
 
     def _make(self, name: str) -> Forecaster:
-        return make_model(
+        from trendcast.engines import distribute
+
+        model = make_model(
             name, season_length=self.season_length, calendar=self.calendar_, n_jobs=self.n_jobs
         )
+        return distribute(model)  # on a cluster, the candidate's own way of running there
 
     def _run_candidates(
         self,

@@ -123,8 +123,13 @@ class MLForecastModel(Forecaster):
         raise NotImplementedError
 
     def _mlforecast(self) -> Any:
+        from trendcast.engines import active_engine
+
         mlf = _require("mlforecast", "mlforecast")
-        return mlf.MLForecast(
+        engine = active_engine()
+        # on Dask, LightGBM trains on the workers (the other models run per partition)
+        make = engine.mlforecast if engine is not None else mlf.MLForecast
+        return make(
             models={self.alias: self._regressor()},
             freq=1,
             lags=self._lags(),

@@ -303,11 +303,17 @@ class _Grid:
 def _run(models: list[Any], df: pd.DataFrame, n_jobs: int, fn: str, **kwargs: Any) -> pd.DataFrame:
     from statsforecast import StatsForecast
 
+    from trendcast.engines import active_engine
+
     sf = StatsForecast(models=models, freq=1, n_jobs=n_jobs)
+    engine = active_engine()
     with warnings.catch_warnings():
         # statsforecast warns on near-constant series; those fits are still valid
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
+        if engine is not None:
+            # a Dask, Ray or Spark cluster runs the same models through Fugue
+            return engine.statsforecast(sf, fn, df, **kwargs)
         return getattr(sf, fn)(df=df, **kwargs)
 
 

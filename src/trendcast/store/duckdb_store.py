@@ -292,6 +292,15 @@ class RunStore:
             error=error,
         )
 
+    def table_names(self, run_id: str) -> list[str]:
+        """The names of a run's tables, in the order they were saved."""
+        with self._connect(f"list the tables of run {run_id}") as con:
+            full_id = self._resolve(con, run_id)
+            rows = con.execute(
+                "SELECT name FROM run_tables WHERE run_id = ? ORDER BY position", [full_id]
+            ).fetchall()
+        return [name for (name,) in rows]
+
     def load_table(self, run_id: str, name: str) -> pd.DataFrame:
         """Return one table of a run; ``run_id`` as in :meth:`get_run`."""
         with self._connect(f"read table {name!r} of run {run_id}") as con:

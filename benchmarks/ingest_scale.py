@@ -1,0 +1,201 @@
+"""Benchmark: out-of-core ingestion of order lines, wall time and peak memory by size.
+
+Generates order-line Parquet files (``order_id, sku, order_time, quantity,
+unit_price, customer_id``) of a given number of lines, vectorised with numpy and
+pyarrow and written part by part, so generation holds one part in memory. The
+lines look like a real export: popular and long-tail products (Zipf-like), a
+weekly cycle, times of day, about 1% cancellations (order ids starting with
+``C``, negative quantities), 0.5% exported twice, a few free samples and postage
+lines. Each part covers a stretch of time, as daily or monthly exports do.
+
+Then runs ``trendcast ingest --out-of-core`` on the glob of the parts in a fresh
+process and measures its wall time and peak resident memory (``ru_maxrss`` of
+the child, which includes DuckDB's buffers), under ``--memory-limit`` and
+``--threads``. Writes ``benchmarks/results/ingest_scale.md`` with the machine,
+the date and the load average (the machine is shared).
+
+Run: ``.venv/bin/python benchmarks/ingest_scale.py --lines 1000000 10000000
+[--data /tmp/ingest_scale] [--memory-limit 8GB] [--threads 2] [--keep]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from online_retail_models import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DAYS = 730
+START = np.datetime64("2024-01-01T00:00:00", "s")
+LINES_PER_PART = 5_000_000
+WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.2])  # Mon..Sun
+
+
+def products_for(lines: int) -> int:
+    """About a thousand lines per product over two years: 1M lines -> 1,000 products."""
+    return max(100, lines // 1000)
+
+
+def write_part(path: Path, rng: np.random.Generator, n: int, n_products: int, days: range) -> None:
+    """One part of ``n`` order lines dated within ``days``."""
+    popularity = 1.0 / np.arange(1, n_products + 1) ** 0.8
+    popularity /= popularity.sum()
+    product = rng.choice(n_products, size=n, p=popularity).astype(np.int32)
+    day_weight = WEEKLY[(np.arange(days.start, days.stop) + 0) % 7]  # 2024-01-01 is a Monday
+    day = rng.choice(np.arange(days.start, days.stop), size=n, p=day_weight / day_weight.sum())
+    seconds = day.astype(np.int64) * 86_400 + rng.integers(8 * 3600, 23 * 3600, size=n)
+    order_time = START + seconds.astype("timedelta64[s]")
+    quantity = rng.geometric(0.45, size=n).astype(np.int32)
+    base_price = np.round(np.exp(rng.normal(1.5, 0.8, size=n_products)), 2) + 0.25
+    price = base_price[product]
+    order_no = np.arange(n, dtype=np.int64) // 3 + int(rng.integers(0, 10**9))
+    cancelled = rng.random(n) < 0.01
+    quantity[cancelled] = -quantity[cancelled]
+    free = rng.random(n) < 0.002
+    price[free] = 0.0
+    order_id = pc.binary_join_element_wise(
+        pa.array(np.where(cancelled, "C", "")), pc.cast(pa.array(order_no), pa.string()), ""
+    )
+    names = np.char.add("SKU", np.char.zfill(np.arange(n_products).astype(str), 7))
+    names[0] = "POST"  # postage: the most common 'product', as in real exports
+    sku = pa.DictionaryArray.from_arrays(pa.array(product), pa.array(names))
+    table = pa.table(
+        {
+            "order_id": order_id,
+            "sku": sku,
+            "order_time": pa.array(order_time),
+            "quantity": pa.array(quantity),
+            "unit_price": pa.array(price),
+            "customer_id": pa.array(rng.integers(0, 10 * n_products, size=n)),
+        }
+    )
+    twice = np.flatnonzero(rng.random(n) < 0.005)
+    table = pa.concat_tables([table, table.take(pa.array(twice))])
+    pq.write_table(table, path, compression="zstd")
+
+
+def generate(folder: Path, lines: int, seed: int = 0) -> tuple[int, float]:
+    """Write ``lines`` order lines (before the 0.5% duplicates) in parts; return files, seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    n_parts = -(-lines // LINES_PER_PART)
+    edges = np.linspace(0, DAYS, n_parts + 1).astype(int)
+    for k in range(n_parts):
+        n = min(LINES_PER_PART, lines - k * LINES_PER_PART)
+        days = range(int(edges[k]), int(edges[k + 1]))
+        write_part(folder / f"part-{k:04d}.parquet", rng, n, products_for(lines), days)
+    return n_parts, time.perf_counter() - started
+
+
+def ingest(folder: Path, memory_limit: str, threads: int) -> tuple[float, float, str]:
+    """Run the out-of-core ingest in a child process: seconds, peak RSS in GiB, its log."""
+    output = folder.parent / f"{folder.name}_panel.parquet"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trendcast",
+            "ingest",
+            "--input",
+            str(folder / "*.parquet"),
+            "--output",
+            str(output),
+            "--memory-limit",
+            memory_limit,
+            "--threads",
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"ingest failed:\n{done.stderr}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        print("warning: an earlier child had a larger peak; the peak shown is that one")
+    output.unlink(missing_ok=True)
+    output.with_name(output.stem + "_cleaning.csv").unlink(missing_ok=True)
+    return seconds, peak / 2**20, done.stderr + done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/ingest_scale"))
+    parser.add_argument("--memory-limit", default="8GB")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = parser.parse_args()
+
+    load_start = os.getloadavg()[0]
+    rows = []
+    logs = []
+    for lines in args.lines:
+        folder = args.data / f"orders_{lines}"
+        if not any(folder.glob("*.parquet")):
+            parts, gen_seconds = generate(folder, lines)
+            print(f"generated {lines:,} lines in {parts} part(s) in {gen_seconds:.0f}s")
+        else:
+            gen_seconds = float("nan")
+        size = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**30
+        seconds, peak, log = ingest(folder, args.memory_limit, args.threads)
+        print(f"{lines:,} lines: {seconds:.1f}s, peak RSS {peak:.2f} GiB")
+        print(log)
+        series = next((ln for ln in log.splitlines() if "Wrote" in ln), "")
+        rows.append(
+            f"| {lines:,} | {products_for(lines):,} | {size:.2f} GiB | {gen_seconds:.0f} | "
+            f"{seconds:.1f} | {lines / seconds / 1e6:.2f} | {peak:.2f} GiB | {series} |"
+        )
+        logs.append((lines, log))
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    load_end = os.getloadavg()
+    text = [
+        "# Out-of-core ingestion: order lines to a product-day panel",
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine()}; load average {load_start:.1f} at the start, "
+        f"{load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} at the end (the machine "
+        "is shared)",
+        f"- Command: `trendcast ingest --input 'orders_N/*.parquet' --memory-limit "
+        f"{args.memory_limit} --threads {args.threads}` (out of core because the input is a "
+        "glob), in a fresh process",
+        "- Data: `benchmarks/ingest_scale.py` order lines over 730 days, about 1,000 lines per "
+        "product (Zipf-like popularity), 1% cancellations, 0.5% exported twice, 0.2% free "
+        "lines, a postage code; Parquet (zstd) parts of 5 M lines",
+        "",
+        "| order lines | products | Parquet on disk | generate s | ingest s | M lines/s "
+        "| peak RSS | output |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        *rows,
+        "",
+        "Peak RSS is the ingest process's peak resident memory (`ru_maxrss`), DuckDB's "
+        "buffers included; DuckDB spills beyond its memory limit to a folder beside the output.",
+        "",
+    ]
+    for lines, log in logs:
+        text += [f"## Steps at {lines:,} lines", "", "```", log.strip(), "```", ""]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ingest_scale.md").write_text("\n".join(text))
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Forecasting in chunks of products: bounded model memory, and resumable.
+
+:func:`forecast_in_chunks` fits and forecasts ``chunk_size`` series at a time.
+Each finished chunk is written (atomically) to a work folder beside the output,
+``<output>.parts/``, with a manifest of the data's fingerprint and the settings.
+Run the same command again after an interruption and the finished chunks are
+skipped; the final output is assembled from the parts and written atomically,
+then the work folder is removed.
+
+Local models (baselines, statistical, intermittent, and ``auto``'s per-series
+choice among them) forecast each series on its own, so the chunked forecast is
+identical to the unchunked one. Global models (``lightgbm``, ``linear``, the
+networks) learn across the series they are given: chunked, each chunk gets a
+model of its own, which is a different (usually slightly weaker) forecast.
+
+Examples
+--------
+>>> from trendcast.chunked import forecast_in_chunks
+>>> fc = forecast_in_chunks(data, "forecast.csv", chunk_size=5000, horizon=28,
+...                         model="auto_ets")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trendcast.data.prepare import PreparedData
+from trendcast.exceptions import ConfigError
+from trendcast.pipeline import fit_forecast, to_output, write_atomic, write_csv_atomic
+
+__all__ = ["forecast_in_chunks", "parts_folder"]
+
+Progress = Callable[[str], None]
+MANIFEST = "manifest.json"
+_FORMAT = 1
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def parts_folder(output: str | Path) -> Path:
+    """The work folder of a chunked forecast: ``<output>.parts`` beside the output."""
+    output = Path(output)
+    return output.with_name(output.name + ".parts")
+
+
+def _part(folder: Path, number: int) -> Path:
+    return folder / f"chunk-{number:05d}.parquet"
+
+
+def _manifest(
+    data: PreparedData, chunk_size: int, n_chunks: int, settings: dict[str, Any]
+) -> dict[str, Any]:
+    from trendcast.store import fingerprint_frame
+
+    return {
+        "format": _FORMAT,
+        "data": fingerprint_frame(data.panel),
+        "static": fingerprint_frame(data.static_df),
+        "calendar": {"freq": data.calendar.freq, "closed": list(data.calendar.closed_weekdays)},
+        "chunk_size": chunk_size,
+        "chunks": n_chunks,
+        "series": data.n_series,
+        "settings": settings,
+    }
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [k for k in keys if old.get(k) != new.get(k)]
+
+
+def _start(folder: Path, manifest: dict[str, Any], restart: bool, say: Progress) -> None:
+    """Check the work folder belongs to this forecast (or empty it on ``restart``)."""
+    path = folder / MANIFEST
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        if old != manifest:
+            if not restart:
+                changed = ", ".join(_differences(old, manifest)) or "the manifest"
+                raise ConfigError(
+                    f"The work folder {folder} holds chunks of another forecast (changed: "
+                    f"{changed}). Pass --restart to discard them and start fresh, or choose "
+                    "another --output."
+                )
+            parts = sorted(folder.glob("chunk-*.parquet"))
+            for part in parts:
+                part.unlink()
+            say(f"starting fresh: discarded {len(parts)} chunk(s) of another forecast in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True)))
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, index=False)
+
+
+def _chunk_bounds(panel: pd.DataFrame, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row offsets where each chunk of series starts (panel sorted by id), and the chunk ids."""
+    uid = panel["unique_id"].to_numpy()
+    firsts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]])
+    starts = firsts[::chunk_size]
+    return np.r_[starts, len(panel)], uid[firsts]
+
+
+def forecast_in_chunks(
+    data: PreparedData,
+    output: str | Path,
+    *,
+    chunk_size: int,
+    horizon: int,
+    model: str = "auto",
+    levels: Sequence[int] = (80, 95),
+    n_jobs: int = 1,
+    time_budget: float | None = None,
+    params: dict[str, Any] | None = None,
+    restart: bool = False,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Forecast ``chunk_size`` series at a time, resumably; write the output CSV at the end.
+
+    Parameters
+    ----------
+    data
+        The prepared panel (see :func:`trendcast.pipeline.load_sales`).
+    output
+        The forecast CSV (under the input's column names), written atomically
+        once every chunk is done. Chunks go to ``<output>.parts/`` meanwhile.
+    chunk_size
+        Series per chunk. Global models are fitted per chunk (see the module notes).
+    restart
+        Discard finished chunks of a different forecast (other data or settings)
+        instead of refusing to mix them.
+
+    Returns the forecast as :func:`trendcast.pipeline.fit_forecast` does.
+    """
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
+    say = progress or _quiet
+    panel = data.panel
+    if not panel["unique_id"].is_monotonic_increasing:
+        panel = panel.sort_values(["unique_id", "ds"], kind="stable", ignore_index=True)
+    bounds, ids = _chunk_bounds(panel, chunk_size)
+    n_chunks = len(bounds) - 1
+    settings = {
+        "horizon": horizon,
+        "model": model,
+        "levels": sorted(int(v) for v in levels),
+        "time_budget": time_budget,
+        "params": params or {},
+    }
+    folder = parts_folder(output)
+    _start(folder, _manifest(data, chunk_size, n_chunks, settings), restart, say)
+    done = [k for k in range(n_chunks) if _part(folder, k).exists()]
+    if done:
+        say(
+            f"resuming: {len(done)} of {n_chunks} chunk(s) already finished in {folder}; "
+            "skipping them"
+        )
+    for k in range(n_chunks):
+        if k in done:
+            continue
+        rows = panel.iloc[bounds[k] : bounds[k + 1]]
+        chunk_ids = ids[k * chunk_size : (k + 1) * chunk_size]
+        part = replace(
+            data,
+            panel=rows.reset_index(drop=True),
+            static_df=data.static_df[data.static_df["unique_id"].isin(chunk_ids)],
+            ids=data.ids[data.ids["unique_id"].isin(chunk_ids)],
+        )
+        say(f"chunk {k + 1} of {n_chunks}: {len(chunk_ids):,} series")
+        fc, _ = fit_forecast(
+            part,
+            horizon=horizon,
+            model=model,
+            levels=levels,
+            n_jobs=n_jobs,
+            time_budget=time_budget,
+            params=params,
+        )
+        write_atomic(_part(folder, k), partial(_write_parquet, fc))
+    fc = pd.concat([pd.read_parquet(_part(folder, k)) for k in range(n_chunks)], ignore_index=True)
+    write_csv_atomic(to_output(fc, data), output)
+    for k in range(n_chunks):
+        _part(folder, k).unlink()
+    (folder / MANIFEST).unlink()
+    try:
+        folder.rmdir()
+    except OSError:  # someone else's files in the folder: leave them be
+        say(f"left {folder} in place: it holds files other than the chunks")
+    return fc

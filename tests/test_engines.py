@@ -1,0 +1,263 @@
+"""The distributed engines give the local engine's forecasts.
+
+Dask runs on one module-wide ``LocalCluster`` of two worker processes, Spark in
+``local[2]`` mode and Ray with ``num_cpus=2``. The statistical models agree with
+the local engine to float32 precision (Fugue's output schema for statsforecast is
+float32). LightGBM trained on the Dask workers is a different, equally valid model:
+data-parallel LightGBM bins each feature from every worker's own rows and draws its
+bagging sample per worker, and which partition lands on which worker (its rank)
+varies from run to run; its forecasts are compared within a tolerance instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pickle
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import trendcast as tc
+from trendcast.engines import Engine, PartitionedForecaster
+from trendcast.exceptions import ConfigError, MissingDependencyError
+from trendcast.pipeline import backtest, fit_forecast
+
+HAS_DASK = all(importlib.util.find_spec(m) for m in ("distributed", "fugue_dask"))
+HAS_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "fugue_ray"))
+HORIZON = 14
+FLOAT32 = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def _sales(n_series: int = 8, n_days: int = 150) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    dates = pd.date_range("2024-01-01", periods=n_days, freq="D")
+    frames = []
+    for i in range(n_series):
+        weekly = 1 + 0.4 * np.sin(2 * np.pi * np.arange(n_days) / 7)
+        qty = rng.poisson((3 + 2 * i) * weekly).astype(float)
+        frames.append(pd.DataFrame({"sku": f"sku{i}", "date": dates, "qty": qty}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def data() -> tc.PreparedData:
+    return tc.load_sales(_sales(), mode="sales", cleaning=tc.CleaningConfig(outliers="none"))
+
+
+@pytest.fixture(scope="module")
+def dask_engine() -> Iterator[Engine]:
+    if not HAS_DASK:
+        pytest.skip('Dask is not installed (pip install "trendcast[dask]")')
+    with Engine("dask", workers=2) as engine:
+        yield engine
+
+
+def _assert_same_forecast(local: pd.DataFrame, other: pd.DataFrame, **tol: float) -> None:
+    """Same rows, columns, dtypes and labels; values equal within ``tol``."""
+    assert list(other.columns) == list(local.columns)
+    assert other.dtypes.to_dict() == local.dtypes.to_dict()
+    labels = [c for c in local.columns if not c.startswith("forecast")]
+    pd.testing.assert_frame_equal(other[labels], local[labels])
+    values = [c for c in local.columns if c.startswith("forecast")]
+    np.testing.assert_allclose(other[values].to_numpy(), local[values].to_numpy(), **tol)
+
+
+# -- Dask ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["croston", "auto"])
+def test_dask_statistical_forecasts_match_the_local_engine(
+    data: tc.PreparedData, dask_engine: Engine, model: str
+) -> None:
+    local, _ = fit_forecast(data, horizon=HORIZON, model=model)
+    on_dask, _ = fit_forecast(data, horizon=HORIZON, model=model, engine=dask_engine)
+    _assert_same_forecast(local, on_dask, **FLOAT32)
+
+
+@pytest.mark.slow
+def test_dask_backtest_matches_the_local_engine(data: tc.PreparedData, dask_engine: Engine) -> None:
+    models = ["naive", "croston"]
+    local = backtest(data, horizon=HORIZON, windows=2, models=models)
+    on_dask = backtest(data, horizon=HORIZON, windows=2, models=models, engine=dask_engine)
+    _assert_same_forecast(local.backtest, on_dask.backtest, **FLOAT32)
+    pd.testing.assert_frame_equal(
+        on_dask.leaderboard.drop(columns="time_s"),
+        local.leaderboard.drop(columns="time_s"),
+        rtol=1e-4,
+    )
+
+
+@pytest.mark.slow
+def test_dask_trains_lightgbm_on_the_workers_close_to_the_local_model(
+    data: tc.PreparedData, dask_engine: Engine
+) -> None:
+    params = {"n_estimators": 60}
+    local, _ = fit_forecast(data, horizon=HORIZON, model="lightgbm", params=params)
+    on_dask, fitted = fit_forecast(
+        data, horizon=HORIZON, model="lightgbm", params=params, engine=dask_engine
+    )
+    labels = ["unique_id", "ds", "model"]
+    pd.testing.assert_frame_equal(on_dask[labels], local[labels])
+    assert on_dask.dtypes.to_dict() == local.dtypes.to_dict()
+    # a different fit of the same model: close per product, not equal (see the module doc)
+    level = local.groupby("unique_id")["forecast"].mean()
+    gap = (on_dask["forecast"] - local["forecast"]).abs().groupby(local["unique_id"]).mean()
+    assert (gap / level).max() < 0.2
+    lo, hi = on_dask["forecast-lo-80"], on_dask["forecast-hi-80"]
+    assert (lo <= on_dask["forecast"]).all() and (on_dask["forecast"] <= hi).all()
+    # the booster came back to the driver: the fitted model pickles and predicts locally
+    assert type(fitted.model_.models_["lightgbm"]).__name__ == "LGBMRegressor"
+    again = pickle.loads(pickle.dumps(fitted)).predict(HORIZON, levels=[80, 95])
+    np.testing.assert_allclose(again["lightgbm"], on_dask["forecast"])
+
+
+@pytest.mark.slow
+def test_dask_runs_a_foundation_model_per_partition_with_the_local_forecasts(
+    data: tc.PreparedData,
+    dask_engine: Engine,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("chronos")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # imported here, not at collection: importing registers models other files count
+    foundation = importlib.import_module("trendcast.models.foundation")
+    path = foundation.save_random_model(tmp_path_factory.mktemp("bolt") / "m", "chronos_bolt")
+    params = {"model_path": str(path)}
+    local, _ = fit_forecast(data, horizon=HORIZON, model="chronos_bolt", params=params)
+    on_dask, fitted = fit_forecast(
+        data, horizon=HORIZON, model="chronos_bolt", params=params, engine=dask_engine
+    )
+    # zero-shot and one series at a time: partitioning the products changes nothing
+    _assert_same_forecast(local, on_dask, rtol=1e-4, atol=1e-4)
+    # two partitions of four products (every product has as many rows)
+    assert isinstance(fitted, PartitionedForecaster)
+    assert [len(ids) for ids in fitted.ids_] == [4, 4]
+    assert set().union(*fitted.ids_) == set(data.panel["unique_id"])
+    # the fitted copies came back: the wrapper pickles for the run store and predicts locally
+    again = pickle.loads(pickle.dumps(fitted)).predict(HORIZON, levels=[80, 95])
+    np.testing.assert_allclose(again["chronos_bolt"], on_dask["forecast"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_cli_forecast_connects_to_a_running_dask_scheduler(
+    data: tc.PreparedData, dask_engine: Engine, tmp_path: Path
+) -> None:
+    from trendcast.cli.main import app
+
+    sales = tmp_path / "sales.csv"
+    _sales().to_csv(sales, index=False)
+    args = ["--input", sales, "--sales-table", "--horizon", HORIZON, "--model", "seasonal_naive"]
+    args += ["--store", tmp_path / "runs.duckdb"]
+    address = dask_engine.client.scheduler.address
+    runner = CliRunner()
+    outputs = {}
+    for name, extra in {
+        "local": [],
+        "dask": ["--engine", "dask", "--engine-address", address],
+    }.items():
+        out = tmp_path / f"{name}.csv"
+        result = runner.invoke(app, [str(a) for a in ["forecast", "-o", out, *args, *extra]])
+        assert result.exit_code == 0, result.output
+        outputs[name] = pd.read_csv(out)
+    pd.testing.assert_frame_equal(outputs["dask"], outputs["local"], rtol=1e-5)
+
+
+# -- Spark and Ray ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_SPARK, reason="pyspark or Java is not installed")
+def test_spark_local_mode_runs_the_statistical_models_like_the_local_engine(
+    data: tc.PreparedData,
+) -> None:
+    local_fc, _ = fit_forecast(data, horizon=HORIZON, model="auto_theta")
+    local_bt = backtest(data, horizon=HORIZON, windows=2, models=["naive"])
+    with Engine("spark", workers=2) as spark:
+        spark_fc, _ = fit_forecast(data, horizon=HORIZON, model="auto_theta", engine=spark)
+        spark_bt = backtest(data, horizon=HORIZON, windows=2, models=["naive"], engine=spark)
+    _assert_same_forecast(local_fc, spark_fc, **FLOAT32)
+    _assert_same_forecast(local_bt.backtest, spark_bt.backtest, **FLOAT32)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_RAY, reason='Ray is not installed (pip install "trendcast[ray]")')
+@pytest.mark.skipif(
+    not os.environ.get("TRENDCAST_TEST_RAY"),
+    reason="starting Ray and its first Fugue jobs takes about a minute on 2 cores; "
+    "set TRENDCAST_TEST_RAY=1 to run it",
+)
+def test_ray_runs_the_statistical_models_like_the_local_engine(data: tc.PreparedData) -> None:
+    local, _ = fit_forecast(data, horizon=HORIZON, model="croston")
+    on_ray, _ = fit_forecast(data, horizon=HORIZON, model="croston", engine="ray", n_jobs=2)
+    _assert_same_forecast(local, on_ray, **FLOAT32)
+
+
+# -- refusals -----------------------------------------------------------------------------------
+
+
+def test_an_unknown_engine_names_the_engines_there_are(data: tc.PreparedData) -> None:
+    with pytest.raises(ConfigError, match="Unknown engine 'flink'. Choose one of: local, dask"):
+        fit_forecast(data, horizon=HORIZON, model="naive", engine="flink")
+
+
+@pytest.mark.parametrize(
+    ("engine", "model", "why"),
+    [
+        ("spark", "lightgbm", "SynapseML"),
+        ("ray", "lightgbm", "lightgbm_ray, which pulls CUDA"),
+        ("spark", "nhits", "no Spark runner"),
+        ("ray", "linear", "no Ray runner"),
+    ],
+)
+def test_ray_and_spark_refuse_other_families_saying_why_and_what_runs_everything(
+    data: tc.PreparedData, engine: str, model: str, why: str
+) -> None:
+    pattern = f"The {engine} engine runs the statistical models only.*{why}.*--engine dask"
+    with pytest.raises(ConfigError, match=pattern):
+        fit_forecast(data, horizon=HORIZON, model=model, engine=engine)
+    with pytest.raises(ConfigError, match=pattern):
+        backtest(data, horizon=HORIZON, windows=1, models=["naive", model], engine=engine)
+
+
+def test_auto_with_a_time_budget_is_refused_on_spark_before_any_work(
+    data: tc.PreparedData,
+) -> None:
+    with pytest.raises(ConfigError, match="not auto with a time budget"):
+        fit_forecast(data, horizon=HORIZON, model="auto", time_budget=60, engine="spark")
+
+
+def test_an_address_without_a_distributed_engine_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--engine-address needs a distributed engine"):
+        Engine("local", address="tcp://scheduler:8786")
+
+
+def test_a_missing_engine_package_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "fugue_spark", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "trendcast\[spark\]"'):
+        Engine("spark").start()
+
+
+def test_cli_reports_an_unsupported_family_in_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    from trendcast.cli.main import app
+
+    sales = tmp_path / "sales.csv"
+    _sales(n_series=2, n_days=60).to_csv(sales, index=False)
+    args = ["forecast", "-o", tmp_path / "fc.csv", "--input", sales, "--sales-table"]
+    args += ["--model", "lightgbm", "--engine", "ray", "--store", tmp_path / "runs.duckdb"]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2
+    assert "The ray engine runs the statistical models only" in result.output
+    assert "Traceback" not in result.output
