@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import signal
@@ -194,6 +195,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/trendcast-load"))
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     port = free_port()
     server = start_server(args.data_dir, port)
     base = f"http://127.0.0.1:{port}"
@@ -231,7 +233,9 @@ def main() -> None:
     lines = [
         "# Load test: concurrent clients reading forecasts",
         "",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}; load average "
+        f"before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} (other jobs running "
+        "inflate the figures)",
         f"- `trendcast serve` (one process) on loopback; {how}, each request "
         f"`GET /api/runs/ID/forecasts?product=...` for a random product of a "
         f"{len(products)}-product run, with an API key; the clients share the server's cores",
