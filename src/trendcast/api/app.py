@@ -15,6 +15,7 @@ The routes hold no forecasting logic: they call the library, and jobs run it in
 worker processes (:mod:`trendcast.api.jobs`).
 """
 
+import gc
 import io
 import json
 import os
@@ -161,12 +162,17 @@ def create_app(config: ServiceConfig) -> FastAPI:
         service.lifespans += 1
         if service.lifespans == 1:
             service.jobs.start()
+            # the libraries loaded by now are long-lived: keep them out of the collector's
+            # full passes, which otherwise pause every request in flight
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
             service.lifespans -= 1
             if service.lifespans == 0:
                 service.jobs.shutdown()
+                gc.unfreeze()
 
     app = FastAPI(
         title="trendcast",
