@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,12 @@ def sales_csv(products: int = 6, days: int = 150, seed: int = 0) -> bytes:
         columns=["sku", "date", "qty"],
     )
     return frame.to_csv(index=False).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -403,3 +410,15 @@ def test_the_dashboard_and_plotly_are_served_locally(service: Service) -> None:
     js = c.get("/static/plotly.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
     assert c.get("/static/../service.duckdb").status_code == 404
+
+
+def test_cors_is_off_unless_origins_are_configured(service: Service, tmp_path: Path) -> None:
+    origin = {"Origin": "https://planner.example"}
+    plain = service.client.get("/api/health", headers=origin)
+    assert "access-control-allow-origin" not in plain.headers
+    app = create_app(ServiceConfig(data_dir=tmp_path, cors_origins=("https://planner.example",)))
+    with TestClient(app) as client:
+        allowed = client.get("/api/health", headers=origin)
+        assert allowed.headers["access-control-allow-origin"] == "https://planner.example"
+        other = client.get("/api/health", headers={"Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from test_api import RUN, bearer, sales_csv, wait_for
+from test_api import RUN, bearer, free_port, sales_csv, wait_for
 from trendcast.api import ServiceConfig, create_app
 from trendcast.api.keys import create_key
 from trendcast.api.state import ServiceState, open_state
@@ -24,12 +23,6 @@ from trendcast.exceptions import ConfigError
 pytestmark = pytest.mark.slow
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

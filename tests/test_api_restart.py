@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_api import RUN, sales_csv
+from test_api import RUN, free_port, sales_csv
 from trendcast.api.keys import create_key
 from trendcast.api.state import ServiceState
 from trendcast.store import RunStore
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -63,7 +56,7 @@ def wait_state(client: httpx.Client, run_id: str, states: set[str], timeout: flo
     raise AssertionError(f"run {run_id} never reached {states}")
 
 
-def test_a_server_killed_mid_run_restarts_with_the_job_failed_and_earlier_results_intact(
+def test_a_server_killed_mid_run_fails_that_job_resumes_the_queue_and_keeps_earlier_results(
     tmp_path: Path,
 ) -> None:
     port = free_port()
@@ -85,6 +78,9 @@ def test_a_server_killed_mid_run_restarts_with_the_job_failed_and_earlier_result
             ).json()["run_id"]
             wait_state(c, second, {"running"})
             worker_pid = ServiceState(tmp_path / "service.duckdb").job(second)["pid"]
+            # one job at a time: this one waits in the queue when the server dies
+            third = c.post("/api/runs", json={"dataset_id": dataset_id, **RUN}).json()["run_id"]
+            assert c.get(f"/api/runs/{third}").json()["state"] == "queued"
             time.sleep(2)  # well inside the run
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
@@ -102,12 +98,11 @@ def test_a_server_killed_mid_run_restarts_with_the_job_failed_and_earlier_result
             )
             assert c.get(f"/api/runs/{first}/forecasts", params={"format": "csv"}).text == before
             assert c.get(f"/api/datasets/{dataset_id}").status_code == 200
-            # the run store holds the finished run and nothing of the killed one
-            with RunStore(tmp_path / "runs.duckdb", read_only=True) as store:
-                assert set(store.list_runs()["run_id"]) == {first}
-            # and the service goes on working
-            third = c.post("/api/runs", json={"dataset_id": dataset_id, **RUN}).json()["run_id"]
+            # the queued job starts again and the service goes on working
             assert wait_state(c, third, {"succeeded", "failed"})["state"] == "succeeded"
+            # the run store holds the finished runs and nothing of the killed one
+            with RunStore(tmp_path / "runs.duckdb", read_only=True) as store:
+                assert set(store.list_runs()["run_id"]) == {first, third}
     finally:
         server.send_signal(signal.SIGTERM)
         try:

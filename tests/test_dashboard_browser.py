@@ -10,10 +10,6 @@ no chromium executable exists or playwright is not installed.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,30 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from browser import ARGS, CHROMIUM, NEEDS_BROWSER
+from test_api import free_port
 from trendcast.api import ServiceConfig, create_app
 from trendcast.api.keys import create_key
 from trendcast.api.state import ServiceState
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="playwright is not installed (pip install playwright; no browser download needed)",
-    ),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no chromium executable (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.slow, *NEEDS_BROWSER]
 
 # A product name that would run script if the page ever put API text in as markup.
 HOSTILE = "<img src=x onerror=window.pwned=1>"
@@ -80,12 +59,6 @@ WATCH_PROGRESS = """() => {
 class Service:
     url: str
     keys: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

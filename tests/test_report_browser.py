@@ -7,37 +7,17 @@ with the reason, only where no chromium executable exists or playwright is not i
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from browser import ARGS, CHROMIUM, NEEDS_BROWSER
 from test_report import analysis_inputs, synthetic_run
 from trendcast.reporting import i18n, write_report
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="playwright is not installed (pip install playwright; no browser download needed)",
-    ),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no chromium executable (apt-get install chromium)"
-    ),
-]
+pytestmark = [*NEEDS_BROWSER]
 
 # Counts the points of a trace, arrays given plainly or as Plotly's base64 typed arrays.
 POINTS = """() => {
