@@ -32,10 +32,9 @@ import duckdb
 
 from trendcast.exceptions import ConfigError, MissingDependencyError, StoreError
 
-__all__ = ["JOB_STATES", "ServiceState", "open_state", "utc_now"]
+__all__ = ["ServiceState", "open_state", "utc_now"]
 
 SCHEMA_VERSION = 1
-JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 
 _SCHEMA = (
