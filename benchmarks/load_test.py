@@ -5,7 +5,8 @@ Starts ``trendcast serve`` in its own process, uploads the embedded demo order l
 API (the run is reused when the data directory already has one). Then ``--clients``
 concurrent clients (asyncio + httpx, one connection each) each read the forecasts of
 random products, ``--requests`` times, with an API key. Reports latency percentiles,
-throughput and errors into ``benchmarks/results/load_test.md``.
+throughput and errors into ``benchmarks/results/load_test.md`` (the last run) and
+``benchmarks/results/load_test.csv`` (every run).
 
 Target (issue 6): with 50 clients, p99 under 100 ms and zero errors on 2 cores. The
 clients run on the same 2 cores as the server, so the figures include their cost.
@@ -32,6 +33,7 @@ from urllib.parse import quote
 
 import httpx
 import numpy as np
+import pandas as pd
 from online_retail_models import machine
 
 from trendcast.api.keys import create_key
@@ -249,6 +251,26 @@ def main() -> None:
     ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "load_test.md").write_text("\n".join(lines), encoding="utf-8")
+    # every run is kept, so the spread between runs can be read, not only the last one
+    history = RESULTS / "load_test.csv"
+    row = pd.DataFrame(
+        [
+            {
+                "utc": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+                "driver": args.driver,
+                "clients": args.clients,
+                "load_before": round(load_before, 1),
+                "requests": n,
+                "errors": errors,
+                "p50_ms": round(p50, 1),
+                "p95_ms": round(p95, 1),
+                "p99_ms": round(p99, 1),
+                "max_ms": round(top, 1),
+                "requests_per_s": round(n / wall),
+            }
+        ]
+    )
+    row.to_csv(history, mode="a", header=not history.exists(), index=False)
     print("\n".join(lines))
 
 
