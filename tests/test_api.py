@@ -321,6 +321,29 @@ def test_forecasts_are_queried_by_product_and_dates_as_json_or_csv(
     assert latest.status_code == 200
 
 
+def test_repeated_product_reads_answer_the_same_and_still_need_a_key(
+    service: Service, finished: dict
+) -> None:
+    c, rid = service.client, finished["run_id"]
+    path = f"/api/runs/{rid}/forecasts"
+    for fmt in ("json", "csv"):
+        params = {"product": "SKU2", "format": fmt}
+        first = c.get(path, params=params, headers=service.h("viewer"))
+        again = c.get(path, params=params, headers=service.h("viewer"))
+        assert first.status_code == again.status_code == 200
+        assert first.content == again.content
+        assert first.headers["content-type"] == again.headers["content-type"]
+        assert again.headers.get("content-disposition") == first.headers.get("content-disposition")
+        assert c.get(path, params=params).status_code == 401
+    assert (
+        c.get(path, params={"product": "SKU2"}, headers=service.h("viewer")).json()["product"]
+        == "SKU2"
+    )
+    # another product is not answered from the first one's entry
+    other = c.get(path, params={"product": "SKU3"}, headers=service.h("viewer")).json()
+    assert other["product"] == "SKU3" and other["rows"]
+
+
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [

@@ -2,8 +2,8 @@
 
 Dask runs on one module-wide ``LocalCluster`` of two worker processes, Spark in
 ``local[2]`` mode and Ray with ``num_cpus=2``. The statistical models agree with
-the local engine to float32 precision (Fugue's output schema for statsforecast is
-float32). LightGBM trained on the Dask workers is a different, equally valid model:
+the local engine exactly: each partition runs the same statsforecast call on whole
+products, and the results keep float64. LightGBM trained on the Dask workers is a different, equally valid model:
 data-parallel LightGBM bins each feature from every worker's own rows and draws its
 bagging sample per worker, and which partition lands on which worker (its rank)
 varies from run to run; its forecasts are compared within a tolerance instead.
@@ -34,7 +34,7 @@ HAS_DASK = all(importlib.util.find_spec(m) for m in ("distributed", "fugue_dask"
 HAS_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "fugue_ray"))
 HORIZON = 14
-FLOAT32 = {"rtol": 1e-5, "atol": 1e-5}
+SAME = {"rtol": 1e-12, "atol": 0.0}
 
 
 def _sales(n_series: int = 8, n_days: int = 150) -> pd.DataFrame:
@@ -81,7 +81,7 @@ def test_dask_statistical_forecasts_match_the_local_engine(
 ) -> None:
     local, _ = fit_forecast(data, horizon=HORIZON, model=model)
     on_dask, _ = fit_forecast(data, horizon=HORIZON, model=model, engine=dask_engine)
-    _assert_same_forecast(local, on_dask, **FLOAT32)
+    _assert_same_forecast(local, on_dask, **SAME)
 
 
 @pytest.mark.slow
@@ -89,7 +89,7 @@ def test_dask_backtest_matches_the_local_engine(data: tc.PreparedData, dask_engi
     models = ["naive", "croston"]
     local = backtest(data, horizon=HORIZON, windows=2, models=models)
     on_dask = backtest(data, horizon=HORIZON, windows=2, models=models, engine=dask_engine)
-    _assert_same_forecast(local.backtest, on_dask.backtest, **FLOAT32)
+    _assert_same_forecast(local.backtest, on_dask.backtest, **SAME)
     pd.testing.assert_frame_equal(
         on_dask.leaderboard.drop(columns="time_s"),
         local.leaderboard.drop(columns="time_s"),
@@ -186,8 +186,8 @@ def test_spark_local_mode_runs_the_statistical_models_like_the_local_engine(
     with Engine("spark", workers=2) as spark:
         spark_fc, _ = fit_forecast(data, horizon=HORIZON, model="auto_theta", engine=spark)
         spark_bt = backtest(data, horizon=HORIZON, windows=2, models=["naive"], engine=spark)
-    _assert_same_forecast(local_fc, spark_fc, **FLOAT32)
-    _assert_same_forecast(local_bt.backtest, spark_bt.backtest, **FLOAT32)
+    _assert_same_forecast(local_fc, spark_fc, **SAME)
+    _assert_same_forecast(local_bt.backtest, spark_bt.backtest, **SAME)
 
 
 @pytest.mark.slow
@@ -200,7 +200,7 @@ def test_spark_local_mode_runs_the_statistical_models_like_the_local_engine(
 def test_ray_runs_the_statistical_models_like_the_local_engine(data: tc.PreparedData) -> None:
     local, _ = fit_forecast(data, horizon=HORIZON, model="croston")
     on_ray, _ = fit_forecast(data, horizon=HORIZON, model="croston", engine="ray", n_jobs=2)
-    _assert_same_forecast(local, on_ray, **FLOAT32)
+    _assert_same_forecast(local, on_ray, **SAME)
 
 
 # -- refusals -----------------------------------------------------------------------------------

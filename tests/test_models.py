@@ -112,6 +112,40 @@ def test_series_too_short_for_a_model_fall_back_and_are_named() -> None:
     assert fc["auto_ets-lo-80"].notna().all()
 
 
+def test_remembered_normal_quantiles_are_statsforecasts_own_numbers() -> None:
+    import statsforecast.models as sf_models
+    import statsforecast.utils as sf_utils
+    from scipy import stats
+
+    from trendcast.models.statistical import remember_normal_quantiles
+
+    remember_normal_quantiles()
+    remember_normal_quantiles()  # idempotent: still one layer over the original
+    remembered = sf_models._quantiles
+    assert remembered is sf_utils._quantiles and remembered.remembers
+    for levels in ([80, 95], [95, 80], np.array([50.0, 99.0]), [80, 95]):
+        z = remembered(levels)
+        assert np.array_equal(z, stats.norm.ppf(0.5 + np.asarray(levels) / 200))
+        z[:] = 0.0  # a caller changing its copy changes nothing remembered
+    assert np.array_equal(remembered([80, 95]), stats.norm.ppf([0.9, 0.975]))
+    # other error distributions are computed every time, as statsforecast does
+    t = remembered([80], distribution="t", dist_params={"df": 3})
+    assert np.allclose(t, stats.t(df=3).ppf(0.9))
+    # and the models' intervals are unchanged by it
+    panel = _panel(n_series=2)
+    fc = (
+        make_model("naive", season_length=7, calendar=TradingCalendar("D"))
+        .fit(panel)
+        .predict(H, levels=LEVELS)
+    )
+    last = panel.groupby("unique_id")["y"].last()
+    first = fc.groupby("unique_id").head(1).set_index("unique_id")
+    sigma = (first["naive-hi-95"] - first["naive"]) / stats.norm.ppf(0.975)
+    band80 = first["naive"] + sigma * stats.norm.ppf(0.9)
+    assert np.allclose(first["naive-hi-80"], band80)
+    assert np.allclose(first["naive"], last.loc[first.index])
+
+
 def test_seasonal_naive_repeats_last_week_exactly() -> None:
     panel = _panel(n_series=1)
     fc = (

@@ -255,20 +255,58 @@ class Engine:
             return max(len(self.client.scheduler_info(n_workers=-1)["workers"]), 1)
         return self.workers
 
+    @property
+    def slots(self) -> int:
+        """Tasks the cluster runs at once (worker threads, executor cores, CPUs)."""
+        try:
+            if self.client is not None:
+                workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+                return max(sum(int(w.get("nthreads", 1)) for w in workers), 1)
+            if self.name == "spark":
+                from pyspark.sql import SparkSession
+
+                session = SparkSession.getActiveSession()
+                if session is not None:
+                    return max(int(session.sparkContext.defaultParallelism), 1)
+            if self.name == "ray":
+                import ray
+
+                return max(int(ray.cluster_resources().get("CPU", self.workers)), 1)
+        except Exception:  # a cluster that cannot say: fall back on the local worker count
+            logging.getLogger(__name__).debug("could not count the cluster's slots", exc_info=True)
+        return self.workers
+
     def statsforecast(self, sf: Any, method: str, df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
         """``sf.forecast`` or ``sf.cross_validation`` on the cluster, through Fugue.
 
-        The result has the local engine's columns and dtypes. Fugue's output schema
-        holds forecasts as float32, so they agree with the local engine's to about
-        seven significant digits; ``y`` of a backtest is taken back from ``df`` exactly.
+        The products are dealt into a few coarse partitions (whole products, about two
+        per slot of the cluster), and each partition runs one ordinary statsforecast call:
+        one task per product, as statsforecast's own Fugue backend makes, costs more in
+        scheduling than the small models cost to fit. Forecasts keep float64, so they
+        equal the local engine's; ``y`` of a backtest is taken back from ``df`` exactly.
         """
         import fugue.api as fa
+        from triad import Schema
 
         frame = df.assign(unique_id=df["unique_id"].astype(str))
+        params = {"models": sf.models, "freq": sf.freq, "method": method, "kwargs": kwargs}
+        # the output's schema, from one product run here (the same code the partitions run)
+        first = frame[frame["unique_id"] == frame["unique_id"].iloc[0]]
+        schema = Schema(_statsforecast_part(first, **params))
+        n_products = frame["unique_id"].nunique()
+        spec = {
+            "by": ["unique_id"],
+            "algo": "coarse",
+            "num": max(1, min(n_products, 2 * self.slots)),
+        }
         with fa.engine_context(self.fugue), warnings.catch_warnings():
             # Fugue's Ray engine sets Ray options Ray has renamed; not ours to fix
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(fugue_)?ray")
-            out = fa.as_pandas(getattr(sf, method)(df=frame, **kwargs))
+            out = fa.as_pandas(
+                fa.transform(
+                    frame, _statsforecast_part, schema=schema, params=params, partition=spec
+                )
+            )
         out["unique_id"] = out["unique_id"].astype(str).astype(df["unique_id"].dtype)
         for col in out.columns:
             if col in ("ds", "cutoff"):
@@ -294,6 +332,27 @@ class Engine:
         """``task(*a)`` for each ``a`` in ``args`` on the Dask workers, results in order."""
         futures = self.client.map(task, *zip(*args, strict=True), pure=False)
         return list(self.client.gather(futures))
+
+
+def _statsforecast_part(df: pd.DataFrame, *, models, freq, method, kwargs) -> pd.DataFrame:  # noqa: ANN001
+    """One partition's products through one local statsforecast call (runs on a worker).
+
+    The keyword parameters carry no annotations: Fugue reads them and refuses types it
+    does not know.
+    """
+    from statsforecast import StatsForecast
+
+    from trendcast.models.statistical import remember_normal_quantiles
+
+    remember_normal_quantiles()
+    sf = StatsForecast(models=models, freq=freq, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        out = getattr(sf, method)(df=df, **kwargs)
+    out = out.reset_index() if "unique_id" not in out.columns else out
+    out["unique_id"] = out["unique_id"].astype(str)
+    return out
 
 
 def _quiet_worker() -> None:

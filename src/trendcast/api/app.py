@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trendcast.api.jobs import JobManager
 from trendcast.api.keys import ApiKey, KeyRing, create_key, revoke_key
-from trendcast.api.results import RunTables
+from trendcast.api.results import ResponseCache, RunTables
 from trendcast.api.state import open_state, utc_now
 from trendcast.exceptions import TrendcastError
 
@@ -100,6 +100,7 @@ class _Service:
         self.keys = KeyRing(self.state)
         self.jobs = JobManager(self.state, self.data_dir, max_jobs=config.max_jobs)
         self.tables = RunTables(self.data_dir / "runs.duckdb")
+        self.responses = ResponseCache()
         self.lifespans = 0
         self.succeeded: dict[str, dict[str, Any]] = {}
 
@@ -134,14 +135,21 @@ def _frame_response(frame: pd.DataFrame, fmt: str, filename: str, **meta: Any) -
     """A table as a CSV download, or as ``{**meta, "rows": [...]}``; the rows' JSON comes
     straight from pandas and is spliced in, not parsed and dumped again."""
     if fmt == "csv":
+        return _body_response(frame.to_csv(index=False).encode(), fmt, filename)
+    rows = frame.to_json(orient="records", date_format="iso", double_precision=6)
+    head = json.dumps(meta)[:-1] + (", " if meta else "")
+    return _body_response(f'{head}"rows": {rows}}}'.encode(), fmt, filename)
+
+
+def _body_response(body: bytes, fmt: str, filename: str) -> Response:
+    """A finished body as JSON, or as a CSV download named ``filename``."""
+    if fmt == "csv":
         return Response(
-            frame.to_csv(index=False),
+            body,
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-    rows = frame.to_json(orient="records", date_format="iso", double_precision=6)
-    head = json.dumps(meta)[:-1] + (", " if meta else "")
-    return Response(f'{head}"rows": {rows}}}', media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 def _error_json(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -531,9 +539,19 @@ def create_app(config: ServiceConfig) -> FastAPI:
     ) -> Response:
         """Forecasts with their intervals, for one product or all, between two dates."""
         args = (run_id, product, start, end, format)
-        if product is not None and service.tables.cached(run_id, "forecast"):
-            # the hot path (one product of a loaded run) is a few in-memory lookups
-            return read_forecasts(*args)
+        if product is not None and start is None and end is None:
+            # the hot path (one whole product of a finished run): bytes made once
+            key = (run_id, product, format)
+            body = service.responses.get(key)
+            if body is None and service.tables.cached(run_id, "forecast"):
+                response = read_forecasts(*args)
+            elif body is None:
+                response = await run_in_threadpool(read_forecasts, *args)
+            else:
+                return _body_response(body, format, f"forecast-{run_id}.csv")
+            if response.status_code == 200 and run_id != "latest":
+                service.responses.put(key, bytes(response.body))
+            return response
         return await run_in_threadpool(read_forecasts, *args)
 
     def read_forecasts(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from trendcast.exceptions import StoreError
 
-__all__ = ["RunTables"]
+__all__ = ["ResponseCache", "RunTables"]
 
 
 class RunTables:
@@ -80,3 +80,35 @@ class RunTables:
                 if "Could not open" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+
+class ResponseCache:
+    """Finished responses' bodies by key, least recently used first out, within a byte budget.
+
+    A finished run's answer to the same question never changes, so the hot read (one
+    product's forecasts) is served as bytes made once, not filtered and serialised again.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[str, ...], body: bytes) -> None:
+        if len(body) > self.max_bytes // 16:
+            return  # big answers (whole tables) are not worth holding
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self._size += len(body) - (len(old) if old is not None else 0)
+            self._bodies[key] = body
+            while self._size > self.max_bytes:
+                _, dropped = self._bodies.popitem(last=False)
+                self._size -= len(dropped)
