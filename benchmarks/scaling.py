@@ -77,23 +77,13 @@ TARGET_PRODUCTS = 100_000
 CHUNK_PRODUCTS = 10_000  # products a chunk of the streamed local forecast
 TARGET_SECONDS = 30 * 60
 #: why a stage x engine was not measured at the larger sizes (when it was not)
-NOT_RUN = {
-    ("backtest", "local"): (
-        "the backtest prepares the whole panel in memory; it peaked at 3.5 GiB at 10k products "
-        "(memory exponent 0.8), so some 20 to 35 GiB at 100k, too close to or beyond this "
-        "shared machine's 24 GiB; there is no chunked backtest yet"
-    ),
-    ("backtest", "dask"): (
-        "Fugue's Dask engine runs statsforecast once per product (its default partitioning is a "
-        "groupby-apply by unique_id), tens of milliseconds per product and model here: "
-        "extrapolating the 1k run linearly, some 40 minutes at 10k products and 7 hours at "
-        "100k, beyond this run's time"
-    ),
-    ("forecast", "dask"): (
-        "as for the Dask backtest; extrapolating the 1k run linearly, about 30 minutes at 10k "
-        "products and 5 hours at 100k"
-    ),
-}
+_WHOLE_PANEL = (
+    "the Dask stages take the whole prepared panel in the driver (the local backtest of "
+    "10k products unstreamed peaked at 3.5 GiB, memory exponent 0.8: some 20 to 35 GiB at "
+    "100k), beyond this shared 24 GiB machine; the local engine streams chunks of products "
+    "instead"
+)
+NOT_RUN = {("backtest", "dask"): _WHOLE_PANEL, ("forecast", "dask"): _WHOLE_PANEL}
 FIELDS = [
     "stage",
     "engine",
@@ -144,8 +134,10 @@ def orders(data: Path, products: int) -> Path:
     return folder
 
 
-def forecast_streamed(sales: Path, jobs: int) -> dict[str, object]:
-    """The local forecast read, prepared and forecast ``CHUNK_PRODUCTS`` or more at a time.
+def streamed(stage: str, sales: Path, jobs: int, windows: int) -> dict[str, object]:
+    """The local backtest or forecast, read, prepared and run ``CHUNK_PRODUCTS`` or more
+    products at a time (whole products: the fast models are local, one fit per product,
+    so the results are those of one pass over the whole panel).
 
     Only the columns the fast models use are read. Preparing a whole 100k-product panel
     at once would take roughly ten times what 10k take (3.5 GiB), too much for this machine.
@@ -154,7 +146,7 @@ def forecast_streamed(sales: Path, jobs: int) -> dict[str, object]:
 
     import trendcast as tc
     from trendcast.decisions.plan import FAST_CANDIDATES
-    from trendcast.pipeline import forecast
+    from trendcast.pipeline import backtest, forecast
 
     file = pq.ParquetFile(sales)
     # a product may span two row groups: cut only where the product changes between them
@@ -179,21 +171,34 @@ def forecast_streamed(sales: Path, jobs: int) -> dict[str, object]:
         del table
         load_seconds += time.perf_counter() - started
         started = time.perf_counter()
-        fc = forecast(
-            data,
-            horizon=HORIZON,
-            model="auto",
-            params={"candidates": list(FAST_CANDIDATES)},
-            n_jobs=jobs,
-            engine="local",
-        )
+        if stage == "backtest":
+            result = backtest(
+                data,
+                horizon=HORIZON,
+                windows=windows,
+                models=list(FAST_CANDIDATES),
+                n_jobs=jobs,
+                engine="local",
+            )
+            rows += len(result.backtest)
+            del result
+        else:
+            fc = forecast(
+                data,
+                horizon=HORIZON,
+                model="auto",
+                params={"candidates": list(FAST_CANDIDATES)},
+                n_jobs=jobs,
+                engine="local",
+            )
+            rows += len(fc)
+            del fc
         seconds += time.perf_counter() - started
-        rows += len(fc)
         log(
             f"chunk {number} of {len(chunks)}: {data.n_series:,} series, "
-            f"{load_seconds:.0f}s loading and {seconds:.0f}s forecasting so far"
+            f"{load_seconds:.0f}s loading and {seconds:.0f}s {stage} so far"
         )
-        del data, fc
+        del data
     return {"seconds": seconds, "load_seconds": load_seconds, "rows": f"{rows:,}"}
 
 
@@ -213,8 +218,8 @@ def run_stage(args: argparse.Namespace) -> dict[str, object]:
     from trendcast.pipeline import backtest, forecast
 
     sales = catalogue(args.data, args.products)
-    if args.stage == "forecast" and args.engine == "local":
-        return forecast_streamed(sales, args.jobs)
+    if args.engine == "local":
+        return streamed(args.stage, sales, args.jobs, args.windows)
     started = time.perf_counter()
     data = tc.load_sales(pd.read_parquet(sales), mode="sales")
     load_seconds = time.perf_counter() - started
@@ -460,9 +465,10 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "`load_sales(mode='sales')`",
         f"- Backtest: the fast model set (seasonal_naive, window_average, croston, tsb, adida, "
         f"imapa), {args.windows} window(s) of {HORIZON} days. Forecast: `auto` choosing per "
-        f"product among the same set (2 selection windows), {HORIZON} days ahead, on the local "
-        "engine streamed in chunks of whole products (16,384 at 100k; read, prepare, forecast; only `product_id, "
-        "date, units` read), on Dask the whole panel at once. Local "
+        f"product among the same set (2 selection windows), {HORIZON} days ahead. Both on the "
+        f"local engine streamed in chunks of about {CHUNK_PRODUCTS:,} whole products (read, "
+        "prepare, run; only `product_id, date, units` read), on Dask the whole panel at once. "
+        "Local "
         f"engine with {args.jobs} processes; Dask: a `LocalCluster` of {args.jobs} worker "
         "processes, started inside the timed stage",
         "- Seconds: the stage's wall time, data loading apart (`load s`); peak: the largest "
