@@ -61,6 +61,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import ingest_scale
 import numpy as np
@@ -145,8 +146,6 @@ def streamed(stage: str, sales: Path, jobs: int, windows: int) -> dict[str, obje
     import pyarrow.parquet as pq
 
     import trendcast as tc
-    from trendcast.decisions.plan import FAST_CANDIDATES
-    from trendcast.pipeline import backtest, forecast
 
     file = pq.ParquetFile(sales)
     # a product may span two row groups: cut only where the product changes between them
@@ -171,28 +170,7 @@ def streamed(stage: str, sales: Path, jobs: int, windows: int) -> dict[str, obje
         del table
         load_seconds += time.perf_counter() - started
         started = time.perf_counter()
-        if stage == "backtest":
-            result = backtest(
-                data,
-                horizon=HORIZON,
-                windows=windows,
-                models=list(FAST_CANDIDATES),
-                n_jobs=jobs,
-                engine="local",
-            )
-            rows += len(result.backtest)
-            del result
-        else:
-            fc = forecast(
-                data,
-                horizon=HORIZON,
-                model="auto",
-                params={"candidates": list(FAST_CANDIDATES)},
-                n_jobs=jobs,
-                engine="local",
-            )
-            rows += len(fc)
-            del fc
+        rows += run_models(stage, data, jobs, windows, "local")
         seconds += time.perf_counter() - started
         log(
             f"chunk {number} of {len(chunks)}: {data.n_series:,} series, "
@@ -200,6 +178,33 @@ def streamed(stage: str, sales: Path, jobs: int, windows: int) -> dict[str, obje
         )
         del data
     return {"seconds": seconds, "load_seconds": load_seconds, "rows": f"{rows:,}"}
+
+
+def run_models(stage: str, data: Any, jobs: int, windows: int, engine: str) -> int:
+    """The backtest (fast model set) or the forecast (``auto`` among it); rows made."""
+    from trendcast.decisions.plan import FAST_CANDIDATES
+    from trendcast.pipeline import backtest, forecast
+
+    if stage == "backtest":
+        result = backtest(
+            data,
+            horizon=HORIZON,
+            windows=windows,
+            models=list(FAST_CANDIDATES),
+            n_jobs=jobs,
+            engine=engine,
+            progress=log,
+        )
+        return len(result.backtest)
+    fc = forecast(
+        data,
+        horizon=HORIZON,
+        model="auto",
+        params={"candidates": list(FAST_CANDIDATES)},
+        n_jobs=jobs,
+        engine=engine,
+    )
+    return len(fc)
 
 
 def run_stage(args: argparse.Namespace) -> dict[str, object]:
@@ -214,8 +219,6 @@ def run_stage(args: argparse.Namespace) -> dict[str, object]:
     import pandas as pd
 
     import trendcast as tc
-    from trendcast.decisions.plan import FAST_CANDIDATES
-    from trendcast.pipeline import backtest, forecast
 
     sales = catalogue(args.data, args.products)
     if args.engine == "local":
@@ -225,27 +228,7 @@ def run_stage(args: argparse.Namespace) -> dict[str, object]:
     load_seconds = time.perf_counter() - started
     log(f"loaded {len(data.panel):,} panel rows in {load_seconds:.1f}s")
     started = time.perf_counter()
-    if args.stage == "backtest":
-        result = backtest(
-            data,
-            horizon=HORIZON,
-            windows=args.windows,
-            models=list(FAST_CANDIDATES),
-            n_jobs=args.jobs,
-            engine=args.engine,
-            progress=log,
-        )
-        rows = len(result.backtest)
-    else:
-        fc = forecast(
-            data,
-            horizon=HORIZON,
-            model="auto",
-            params={"candidates": list(FAST_CANDIDATES)},
-            n_jobs=args.jobs,
-            engine=args.engine,
-        )
-        rows = len(fc)
+    rows = run_models(args.stage, data, args.jobs, args.windows, args.engine)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "load_seconds": load_seconds, "rows": f"{rows:,}"}
 
