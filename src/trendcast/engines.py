@@ -293,18 +293,23 @@ class Engine:
         # the output's schema, from one product run here (the same code the partitions run)
         first = frame[frame["unique_id"] == frame["unique_id"].iloc[0]]
         schema = Schema(_statsforecast_part(first, **params))
-        n_products = frame["unique_id"].nunique()
-        spec = {
-            "by": ["unique_id"],
-            "algo": "coarse",
-            "num": max(1, min(n_products, 2 * self.slots)),
-        }
+        n_parts = max(1, min(frame["unique_id"].nunique(), 2 * self.slots))
+        spec: dict[str, Any] | None = {"by": ["unique_id"], "algo": "coarse", "num": n_parts}
+        data: Any = frame
+        if self.client is not None:
+            # Dask: cut the (sorted) panel between products into partitions up front, so
+            # Fugue maps over them as they are instead of shuffling every row by product
+            import dask.dataframe as dd
+
+            ordered = frame.sort_values(["unique_id", "ds"], kind="stable").set_index("unique_id")
+            data = dd.from_pandas(ordered, npartitions=n_parts, sort=True).reset_index()
+            spec = None
         with fa.engine_context(self.fugue), warnings.catch_warnings():
             # Fugue's Ray engine sets Ray options Ray has renamed; not ours to fix
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(fugue_)?ray")
             out = fa.as_pandas(
                 fa.transform(
-                    frame, _statsforecast_part, schema=schema, params=params, partition=spec
+                    data, _statsforecast_part, schema=schema, params=params, partition=spec
                 )
             )
         out["unique_id"] = out["unique_id"].astype(str).astype(df["unique_id"].dtype)
