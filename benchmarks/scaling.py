@@ -459,9 +459,10 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "included (ingest rows from `ingest_scale.md`: the ingest process's `ru_maxrss`); "
         "CPU s: user + system seconds of the whole process tree, loading included (on an idle "
         "2-core machine the wall time would lie between half of it and all of it)",
-        "- Commands: `.venv/bin/python benchmarks/scaling.py --products 1000`, then "
-        "`--products 10000 --engines local`, then `--products 100000 --stages forecast "
-        "--engines local`; ingest at 10k and 100k products is read from "
+        "- Commands: `.venv/bin/python benchmarks/scaling.py --products 1000 10000 --stages "
+        "backtest forecast`, then `--products 100000 --stages backtest forecast --engines "
+        "local`; ingest: `--products 1000 --stages ingest`, and at 10k and 100k products it is "
+        "read from "
         "`benchmarks/results/ingest_scale.md` (`ingest_scale.py --lines 10000000 100000000`, "
         "same generator and command) when this script has not measured it",
         "",
