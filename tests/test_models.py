@@ -245,6 +245,34 @@ def test_a_time_budget_falls_back_to_the_fast_candidates_and_says_what_it_skippe
     assert len(fc) == 2 * H
 
 
+def test_auto_times_an_expensive_statistical_candidate_on_a_sample_before_running_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trendcast.models.auto import PILOT_MIN_SERIES, AutoSelect
+
+    panel = _panel(n_series=4 * PILOT_MIN_SERIES)
+    auto = make_model("auto", season_length=7, calendar=TradingCalendar("D"), time_budget=1e6)
+    base = panel[["unique_id", "ds", "y"]]
+    ets = make_model("auto_ets", season_length=7, calendar=TradingCalendar("D"))
+    fast = make_model("seasonal_naive", season_length=7, calendar=TradingCalendar("D"))
+    assert auto._pilot_seconds(ets, base, H, LEVELS, 2, H) > 0
+    assert auto._pilot_seconds(fast, base, H, LEVELS, 2, H) is None  # the batch is timed itself
+    small = base[base["unique_id"].isin(base["unique_id"].unique()[:10])]
+    assert auto._pilot_seconds(ets, small, H, LEVELS, 2, H) is None  # too few series to sample
+    # a sample that says the candidate would not fit the budget skips it, saying so
+    monkeypatch.setattr(AutoSelect, "_pilot_seconds", lambda self, *a: 1e9)
+    picky = make_model(
+        "auto",
+        season_length=7,
+        calendar=TradingCalendar("D"),
+        time_budget=1e6,
+        candidates=("seasonal_naive", "auto_ets"),
+    )
+    picky.fit(panel).predict(H)
+    assert picky.candidates_ == ("seasonal_naive",)
+    assert "estimated from a sample of the series" in picky.skipped_["auto_ets"]
+
+
 def test_auto_skips_a_foundation_model_whose_weights_are_not_local(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

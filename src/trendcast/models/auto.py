@@ -90,6 +90,9 @@ def relative_cost(name: str) -> float:
     return dict(BUDGET_POOL).get(name, 0.0 if name in ("naive", "historic_average") else 10.0)
 
 
+#: fewest series an expensive statistical candidate is timed on before auto commits to it
+PILOT_MIN_SERIES = 8
+
 #: CPU seconds per training step of a neural candidate (the demo's networks on 2 cores, rounded up)
 NEURAL_STEP_SECONDS = 0.05
 
@@ -241,12 +244,17 @@ class AutoSelect(Forecaster):
         for model in sorted(rest, key=lambda m: estimated_seconds(m, unit, windows)):
             elapsed = time.perf_counter() - started
             estimate = estimated_seconds(model, unit, windows)
-            if (
-                names is None
-                and self.time_budget is not None
-                and elapsed + estimate > self.time_budget
-            ):
-                self.skipped_[model.alias] = f"over the time budget ({estimate:.0f}s estimated)"
+            how = "estimated"
+            budget = self.time_budget if names is None else None
+            if budget is not None and elapsed + estimate <= budget:
+                # a local statistical model's cost grows with the series' length far faster
+                # than the fast batch's: time it on a sample of the series before committing
+                piloted = self._pilot_seconds(model, base, h, levels, windows, step)
+                if piloted is not None:
+                    estimate, how = piloted, "estimated from a sample of the series"
+                    elapsed = time.perf_counter() - started
+            if budget is not None and elapsed + estimate > budget:
+                self.skipped_[model.alias] = f"over the time budget ({estimate:.0f}s {how})"
                 continue
             if model.family == "foundation" and names is None:
                 from trendcast.models.foundation import weights_available
@@ -305,6 +313,38 @@ class AutoSelect(Forecaster):
                 models, base, h, n_windows, step, levels, self.calendar_, self.n_jobs
             )
         return sf_forecast(models, base, h, levels, self.calendar_, self.n_jobs)
+
+    def _pilot_seconds(
+        self,
+        model: Any,
+        base: pd.DataFrame,
+        h: int,
+        levels: Sequence[int],
+        windows: int,
+        step: int,
+    ) -> float | None:
+        """Seconds an expensive local statistical candidate would take on the whole panel,
+        from one window of it on 1% of the series (at least ``PILOT_MIN_SERIES``, in one
+        process); None for other candidates, small panels, or a sample that fails."""
+        if not isinstance(model, StatsForecastModel) or relative_cost(model.alias) == 0:
+            return None
+        ids = base["unique_id"].unique()
+        size = max(PILOT_MIN_SERIES, len(ids) // 100)
+        if len(ids) < 4 * size:
+            return None
+        sample = np.random.default_rng(0).choice(ids, size=size, replace=False)
+        part = base[base["unique_id"].isin(sample)]
+        pilot = make_model(
+            model.alias, season_length=self.season_length, calendar=self.calendar_, n_jobs=1
+        )
+        began = time.perf_counter()
+        try:
+            pilot.cross_validation(part, h=h, n_windows=1, step=step, levels=levels)
+        except Exception:  # the real run will report what is wrong with the model
+            return None
+        seconds = time.perf_counter() - began
+        # per window and series, in parallel over the jobs; the final forecast is one more window
+        return seconds * len(ids) / size * (windows + 1) / max(self.n_jobs, 1)
 
     def _model_run(
         self,
