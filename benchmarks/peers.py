@@ -331,7 +331,8 @@ def main() -> None:
         f"- daily, horizon {args.horizon}, {args.windows} windows {args.horizon} periods apart; "
         "levels 80/95; every method scored on the same rows",
         "- peers with their documented defaults (see the script's docstring); "
-        "trendcast auto with --time-budget = 2 x AutoETS's wall time",
+        "trendcast auto with --time-budget = 2 x AutoETS's wall time unless a lower one is "
+        "given (each data set's line says which)",
         "",
     ]
     tables = []
