@@ -259,6 +259,10 @@ def test_auto_times_an_expensive_statistical_candidate_on_a_sample_before_runnin
     assert auto._pilot_seconds(fast, base, H, LEVELS, 2, H) is None  # the batch is timed itself
     small = base[base["unique_id"].isin(base["unique_id"].unique()[:10])]
     assert auto._pilot_seconds(ets, small, H, LEVELS, 2, H) is None  # too few series to sample
+    # on a cluster a small call is mostly the engine's overhead: no sample, the rough estimate
+    monkeypatch.setattr("trendcast.engines.active_engine", lambda: object())
+    assert auto._pilot_seconds(ets, base, H, LEVELS, 2, H) is None
+    monkeypatch.undo()
     # a sample that says the candidate would not fit the budget skips it, saying so
     monkeypatch.setattr(AutoSelect, "_pilot_seconds", lambda self, *a: 1e9)
     picky = make_model(

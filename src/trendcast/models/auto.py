@@ -325,8 +325,14 @@ class AutoSelect(Forecaster):
     ) -> float | None:
         """Seconds an expensive local statistical candidate would take on the whole panel,
         from one window of it on 1% of the series (at least ``PILOT_MIN_SERIES``, in one
-        process); None for other candidates, small panels, or a sample that fails."""
+        process); None for other candidates, small panels, a sample that fails, or on a
+        cluster (there a small call costs mostly the engine's fixed overhead, and scaling
+        that up would refuse every expensive candidate)."""
+        from trendcast.engines import active_engine
+
         if not isinstance(model, StatsForecastModel) or relative_cost(model.alias) == 0:
+            return None
+        if active_engine() is not None:
             return None
         ids = base["unique_id"].unique()
         size = max(PILOT_MIN_SERIES, len(ids) // 100)
