@@ -304,8 +304,8 @@ def remember_normal_quantiles() -> None:
     """Make statsforecast remember the normal quantiles of its interval levels.
 
     statsforecast 2.x builds a frozen scipy distribution for every series' intervals to
-    read the same few quantiles (about 0.8 ms a call: a sixth of the fast models' time
-    on a large catalogue). The quantiles of the same levels are the same numbers, so
+    read the same few quantiles (about 0.8 ms a call: a third of the fast models' time
+    in one process, ``benchmarks/quantile_memo.py``). The quantiles of the same levels are the same numbers, so
     they are computed once by statsforecast's own function and then reused; other
     distributions still go to it every time. Idempotent, and a no-op when a statsforecast
     version no longer has the function.
