@@ -22,8 +22,10 @@ Reported per method: MASE, RMSSE, scaled pinball loss (median and the 80/95%
 bounds), interval coverage, wall time. Results go to
 ``benchmarks/results/peers.{csv,md}`` with the machine and date.
 
-Run: ``.venv/bin/python benchmarks/peers.py`` (about 30 minutes on 2 cores);
-``--datasets online_retail --series 100`` for a quick look.
+Run: ``.venv/bin/python benchmarks/peers.py --cache DIR`` (hours on 2 cores: about
+4.5 hours on 2026-11-21 with the machine shared, AutoETS, AutoTheta and the LSTM on
+Store Item taking most of it; ``--cache`` keeps each method's backtest, so an
+interrupted run resumes); ``--datasets online_retail --series 100`` for a quick look.
 Needs ``../shared/data`` (the UCI and Store Item Demand files).
 """
 

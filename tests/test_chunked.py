@@ -150,7 +150,7 @@ def test_forecast_cli_with_chunk_size_writes_the_unchunked_csv(
 
     assert whole.exit_code == 0, whole.output
     assert chunks.exit_code == 0, chunks.output
-    assert "chunk 3 of 3: 1 series" in chunks.output
+    assert "chunk 3 of 3: reading 1 products" in chunks.output  # a file is streamed
     assert Path("chunks.csv").read_text() == Path("whole.csv").read_text()
     assert pd.read_csv("chunks.csv")["sku"].nunique() == 7
 

@@ -291,3 +291,34 @@ def test_auto_skips_a_foundation_model_whose_weights_are_not_local(
     auto.fit(_panel(n_series=2)).predict(H)
     assert "chronos_bolt" not in auto.candidates_
     assert auto.skipped_["chronos_bolt"].startswith("no local weights")
+
+
+def test_auto_defaults_to_a_single_model_that_wins_across_the_series() -> None:
+    """A model a little better than the ensembles everywhere is the default, though no series
+    alone would switch to it (it wins by less than the margin)."""
+    auto = make_model("auto", season_length=7, calendar=TradingCalendar("D"))
+    auto.candidates_ = ("a", "b", "c")
+    rows = []
+    for uid in ("s1", "s2", "s3"):
+        for day in range(14):
+            y = 10.0 + (day % 3)
+            rows.append(
+                {
+                    "unique_id": uid,
+                    "ds": day,
+                    "cutoff": 0,
+                    "y": y,
+                    "a": y + 1.0,
+                    "b": y - 1.25,
+                    "c": y + 1.5,
+                    "median_ensemble": y + 1.1,
+                    "weighted_ensemble": y + 1.05,
+                }
+            )
+    cv = pd.DataFrame(rows)
+
+    choice = auto.choose(cv)
+
+    assert set(choice) == {"a"}
+    cv["a"] += 0.2  # now the weighted ensemble does best overall
+    assert set(auto.choose(cv)) == {"weighted_ensemble"}

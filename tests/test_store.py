@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from trendcast.exceptions import InputError, StoreError
 from trendcast.store import (
+    ParquetTable,
     RunRecord,
     RunStore,
     duckdb_store,
@@ -92,6 +94,40 @@ def test_saved_run_round_trips_config_summary_and_tricky_tables(store: RunStore)
     pd.testing.assert_frame_equal(loaded.tables["panel"], panel)
     pd.testing.assert_frame_equal(loaded.tables["by sku"], by_sku)
     pd.testing.assert_frame_equal(store.load_table("r1", "panel"), panel)
+
+
+def test_a_table_in_parquet_parts_is_copied_in_and_reads_back_as_one_frame(
+    store: RunStore, tmp_path: Path
+) -> None:
+    # Parquet keeps no zone name, and DuckDB reads its categories back as text
+    frame = tricky_table().drop(columns=["ds-local", "segment"])
+    paths = []
+    for k, part in enumerate((frame.iloc[:2], frame.iloc[2:])):
+        paths.append(str(tmp_path / f"part{k}.parquet"))
+        part.to_parquet(paths[-1], index=False)
+    record = make_record("r1")
+    store.save_run(replace(record, parquet_tables={"history": ParquetTable(tuple(paths))}))
+
+    loaded = store.get_run("r1")
+
+    assert list(loaded.tables) == ["leaderboard", "history"]
+    pd.testing.assert_frame_equal(loaded.tables["history"], frame)
+
+
+def test_parquet_parts_that_differ_or_clash_with_a_frame_are_refused(
+    store: RunStore, tmp_path: Path
+) -> None:
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"b": [1.0]}).to_parquet(tmp_path / "b.parquet")
+    parts = ParquetTable((str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")))
+    record = make_record("r1")
+
+    with pytest.raises(InputError, match="parts differ in columns or types"):
+        store.save_run(replace(record, parquet_tables={"history": parts}))
+    clash = ParquetTable((str(tmp_path / "a.parquet"),))
+    with pytest.raises(InputError, match=r"\['leaderboard'\] are given twice"):
+        store.save_run(replace(record, parquet_tables={"leaderboard": clash}))
+    assert store.list_runs().empty
 
 
 def test_tables_keep_row_order_and_empty_tables_keep_columns(store: RunStore) -> None:

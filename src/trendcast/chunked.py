@@ -7,11 +7,16 @@ Run the same command again after an interruption and the finished chunks are
 skipped; the final output is assembled from the parts and written atomically,
 then the work folder is removed.
 
-Local models (baselines, statistical, intermittent, and ``auto``'s per-series
-choice among them) forecast each series on its own, so the chunked forecast is
-identical to the unchunked one. Global models (``lightgbm``, ``linear``, the
-networks) learn across the series they are given: chunked, each chunk gets a
-model of its own, which is a different (usually slightly weaker) forecast.
+Local models (baselines, statistical, intermittent) forecast each series on its
+own, so the chunked forecast is identical to the unchunked one. Global models
+(``lightgbm``, ``linear``, the networks) learn across the series they are given:
+chunked, each chunk gets a model of its own, which is a different (usually
+slightly weaker) forecast. ``auto`` chooses per series, but weighs its ensemble
+and picks its default over the series it is given, so chunked it may choose
+differently for some series.
+
+This module takes a prepared panel, already in memory; for a file, streamed a
+chunk at a time from disk, see :mod:`trendcast.streamed`.
 
 Examples
 --------
@@ -36,7 +41,7 @@ from trendcast.data.prepare import PreparedData
 from trendcast.exceptions import ConfigError
 from trendcast.pipeline import fit_forecast, to_output, write_atomic, write_csv_atomic
 
-__all__ = ["forecast_in_chunks", "parts_folder"]
+__all__ = ["forecast_in_chunks", "parts_folder", "remove_parts"]
 
 Progress = Callable[[str], None]
 MANIFEST = "manifest.json"
@@ -95,10 +100,12 @@ def _start(folder: Path, manifest: dict[str, Any], restart: bool, say: Progress)
                     f"{changed}). Pass --restart to discard them and start fresh, or choose "
                     "another --output."
                 )
-            parts = sorted(folder.glob("chunk-*.parquet"))
-            for part in parts:
+            finished = [*folder.glob("chunk-[0-9]*[0-9].parquet"), *folder.glob("chunk-*.empty")]
+            for part in folder.glob("chunk-*"):  # with a streamed chunk's history and report
                 part.unlink()
-            say(f"starting fresh: discarded {len(parts)} chunk(s) of another forecast in {folder}")
+            say(
+                f"starting fresh: discarded {len(finished)} chunk(s) of another forecast in {folder}"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True)))
 
@@ -193,11 +200,17 @@ def forecast_in_chunks(
         write_atomic(_part(folder, k), partial(_write_parquet, fc))
     fc = pd.concat([pd.read_parquet(_part(folder, k)) for k in range(n_chunks)], ignore_index=True)
     write_csv_atomic(to_output(fc, data), output)
-    for k in range(n_chunks):
-        _part(folder, k).unlink()
+    remove_parts(folder, [_part(folder, k) for k in range(n_chunks)], say)
+    return fc
+
+
+def remove_parts(folder: Path, parts: Sequence[Path], say: Progress) -> None:
+    """Remove a finished forecast's parts, its manifest and then the work folder, unless
+    someone else's files are in it."""
+    for path in parts:
+        path.unlink(missing_ok=True)
     (folder / MANIFEST).unlink()
     try:
         folder.rmdir()
     except OSError:  # someone else's files in the folder: leave them be
         say(f"left {folder} in place: it holds files other than the chunks")
-    return fc

@@ -17,12 +17,14 @@ code 2, never a traceback. Anything else reaching the user is a bug.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "ConfigError",
     "InputError",
     "MissingDependencyError",
     "ModelError",
+    "NoSalesLeftError",
     "StoreError",
     "TrendcastError",
     "format_examples",
@@ -35,6 +37,14 @@ class TrendcastError(Exception):
 
 class InputError(TrendcastError, ValueError):
     """The input data cannot be used as given."""
+
+
+class NoSalesLeftError(InputError):
+    """Cleaning left no sales: nothing to forecast. ``report`` says what was dropped and why."""
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class ConfigError(TrendcastError, ValueError):

@@ -267,6 +267,64 @@ def _load(
     return data
 
 
+def _streamable(input: str, events: str | None) -> bool:
+    """Whether ``--chunk-size`` can stream the input from disk: a file, glob or DuckDB table
+    (not the demo, an M5 folder or a behaviour log, which are read whole)."""
+    from trendcast.pipeline import _is_m5_folder
+
+    return events is None and not _is_m5_folder(input)
+
+
+def _forecast_streamed(
+    input: str,
+    output: Path,
+    settings: dict[str, Any],
+    freq: str | None,
+    mode: Any,
+    chunk_size: int,
+    horizon: int,
+    model: str,
+    levels: list[int],
+    jobs: int,
+    time_budget: float | None,
+    params: Path | None,
+    model_path: str | None,
+    restart: bool,
+    store: str,
+    say: Callable[[str], None],
+) -> None:
+    """``forecast --chunk-size`` on a file: read, prepare and forecast a chunk at a time."""
+    from trendcast.streamed import forecast_file_in_chunks
+
+    say(f"streaming {input}: {chunk_size:,} products a chunk, {horizon} periods with {model}")
+    result = forecast_file_in_chunks(
+        input,
+        output,
+        chunk_size=chunk_size,
+        horizon=horizon,
+        model=model,
+        levels=levels,
+        columns=settings["columns"],
+        freq=freq or settings["forecast"].freq,
+        mode=mode,
+        cleaning=settings["cleaning"],
+        n_jobs=jobs,
+        time_budget=time_budget,
+        params={
+            **(_read_params(params) or {}),
+            **({"model_path": model_path} if model_path else {}),
+        },
+        restart=restart,
+        store=store,
+        progress=say,
+    )
+    for line in result.report.summary_lines():
+        say(f"  cleaning: {line}")
+    if result.run_id:
+        _echo(f"recorded as run {result.run_id} in {store}")
+    typer.echo(f"Wrote {result.rows:,} rows for {result.series:,} series to {output}")
+
+
 # -- commands -----------------------------------------------------------------------------------
 
 
@@ -310,10 +368,11 @@ def forecast(
         int | None,
         typer.Option(
             "--chunk-size",
-            help="Forecast N series at a time, each finished chunk kept in OUTPUT.parts/; the "
-            "same command after an interruption resumes from the last finished chunk. Local "
-            "models give the same forecast as without chunks; global models (lightgbm, linear, "
-            "networks) are then fitted per chunk, on its series only.",
+            help="Forecast N products at a time, each finished chunk kept in OUTPUT.parts/; the "
+            "same command after an interruption resumes from the last finished chunk. A file "
+            "input (CSV, Parquet, glob, DuckDB table) is streamed: only one chunk is ever read "
+            "into memory. Local models give the same forecast as without chunks; global models "
+            "(lightgbm, linear, networks) are then fitted per chunk, on its series only.",
         ),
     ] = None,
     restart: Annotated[
@@ -364,13 +423,34 @@ def forecast(
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         levels = level or list(settings["forecast"].levels)
+        if chunk_size is not None and engine != "local":
+            from trendcast.exceptions import ConfigError
+
+            raise ConfigError("--chunk-size runs on this machine; leave out --engine.")
+        if chunk_size is not None and input is not None and _streamable(input, events):
+            _forecast_streamed(
+                input,
+                output,
+                settings,
+                freq,
+                _mode(orders, sales_table),
+                chunk_size,
+                horizon,
+                model,
+                levels,
+                jobs,
+                time_budget,
+                params,
+                model_path,
+                restart,
+                store,
+                say,
+            )
+            return
         data = _load(input, settings, freq, _mode(orders, sales_table), say, events, events_col)
         if chunk_size is not None:
             from trendcast.chunked import forecast_in_chunks
-            from trendcast.exceptions import ConfigError
 
-            if engine != "local":
-                raise ConfigError("--chunk-size runs on this machine; leave out --engine.")
             say(f"forecasting {horizon} periods with {model}, {chunk_size:,} series a chunk")
             fc = forecast_in_chunks(
                 data,

@@ -21,7 +21,7 @@ from trendcast.data.calendar import TradingCalendar, detect_closed_weekdays, inf
 from trendcast.data.columns import ID_SEPARATOR, ColumnMap, resolve_columns
 from trendcast.data.parse import parse_dates, parse_numbers
 from trendcast.data.report import CleaningReport
-from trendcast.exceptions import InputError, format_examples
+from trendcast.exceptions import InputError, NoSalesLeftError, format_examples
 
 __all__ = ["PreparedData", "prepare_sales", "InputMode"]
 
@@ -100,12 +100,23 @@ def _complete_ids_with_store(df: pd.DataFrame, cmap: ColumnMap) -> ColumnMap:
     return cmap
 
 
+def _stripped(values: pd.Series) -> pd.Series:
+    """``values.astype("string").str.strip()``, stripping each distinct value once: ids and
+    attributes repeat on every row of a product, so there are far fewer values than rows."""
+    text = values.astype("string")
+    codes, uniques = pd.factorize(text)
+    if len(uniques) > len(text) // 4:
+        return text.str.strip()
+    stripped = pd.Series(uniques, dtype="string").str.strip().array
+    return pd.Series(stripped.take(codes, allow_fill=True), index=values.index, dtype="string")
+
+
 def _parse(
     raw: pd.DataFrame, cmap: ColumnMap, config: CleaningConfig, report: CleaningReport
 ) -> pd.DataFrame:
     """Typed working frame with canonical column names; drops and reports unreadable rows."""
     df = pd.DataFrame(index=raw.index)
-    ids = raw[list(cmap.id_cols)].astype("string").apply(lambda s: s.str.strip())
+    ids = raw[list(cmap.id_cols)].apply(_stripped)
     missing_id = ids.isna().any(axis=1) | (ids == "").any(axis=1)
     df["unique_id"] = (
         # rows missing a part are dropped below; filled here only so the join does not fail
@@ -135,15 +146,15 @@ def _parse(
     if cmap.price_col:
         df["price"] = parse_numbers(raw[cmap.price_col])
     if cmap.promo_col:
-        promo_text = raw[cmap.promo_col].astype("string").str.strip().str.lower()
+        promo_text = _stripped(raw[cmap.promo_col]).str.lower()
         truthy = promo_text.isin(["true", "yes", "y", "t", "是", "促销"])
         df["promo"] = parse_numbers(raw[cmap.promo_col]).fillna(truthy.astype(float)).clip(0, 1)
     if cmap.order_col:
-        df["order"] = raw[cmap.order_col].astype("string").str.strip()
+        df["order"] = _stripped(raw[cmap.order_col])
     if cmap.customer_col:
-        df["customer"] = raw[cmap.customer_col].astype("string").str.strip()
+        df["customer"] = _stripped(raw[cmap.customer_col])
     for level, col in cmap.attributes.items():
-        df[f"attr::{level}"] = raw[col].astype("string").str.strip()
+        df[f"attr::{level}"] = _stripped(raw[col])
 
     shown = [*cmap.id_cols, cmap.time_col, cmap.target_col]
     for name, mask, reason in (
@@ -328,9 +339,13 @@ def _move_closed_day_sales(
 
 
 def _fill_and_trim(
-    panel: pd.DataFrame, calendar: TradingCalendar, report: CleaningReport
+    panel: pd.DataFrame,
+    calendar: TradingCalendar,
+    report: CleaningReport,
+    end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Start each series at its first sale and fill missing periods up to the panel's end with zeros."""
+    """Start each series at its first sale and fill missing periods up to the panel's end
+    (``end`` when given: the last period of the whole input, of which this is a part) with zeros."""
     first_sale = panel[panel["y"] > 0].groupby("unique_id")["ds"].min()
     first_seen = panel.groupby("unique_id")["ds"].min()
     never = first_seen.index.difference(first_sale.index)
@@ -344,7 +359,13 @@ def _fill_and_trim(
         "a series starts at its first sale (products that never sold keep all their rows)",
     )
     panel = panel[~before]
-    end = panel["ds"].max()
+    if end is None:
+        end = panel["ds"].max()
+    elif panel["ds"].max() > end:
+        raise InputError(
+            f"The data runs to {panel['ds'].max():%Y-%m-%d}, past the end it was prepared for "
+            f"({end:%Y-%m-%d}); the input changed while it was read. Run the command again."
+        )
     grid = calendar.range(panel["ds"].min(), end)
     pos = pd.Series(np.arange(len(grid)), index=grid)
     start_pos = first_sale.map(pos)
@@ -496,6 +517,8 @@ def prepare_sales(
     freq: str | None = None,
     mode: InputMode = "auto",
     config: CleaningConfig | None = None,
+    calendar: TradingCalendar | None = None,
+    end: pd.Timestamp | None = None,
 ) -> PreparedData:
     """Validate, clean and aggregate a raw table into a long panel.
 
@@ -512,6 +535,12 @@ def prepare_sales(
         ``orders`` cleans and aggregates order lines, ``sales`` reads one row per
         product and period (duplicate keys are an error), ``auto`` decides from
         the data (an order id column, times of day or several rows per key).
+    calendar, end
+        For a part of a larger input, prepared piece by piece (see
+        :mod:`trendcast.chunked`): the whole input's calendar, used as it is
+        instead of inferring the frequency and detecting closed weekdays from
+        this part, and the last day the whole input covers, to which every
+        series is filled (instead of this part's own last period).
     """
     config = config or CleaningConfig()
     if raw.empty:
@@ -522,7 +551,9 @@ def prepare_sales(
     raw = raw.reset_index(drop=True)
     df = _parse(raw, cmap, config, report)
     if df.empty:
-        raise InputError("No usable rows are left after parsing; see the cleaning report above.")
+        raise NoSalesLeftError(
+            "No usable rows are left after parsing; see the cleaning report above.", report
+        )
     # a per-store sales table whose detected id is the item alone: the store completes the key
     maybe_sales = mode == "sales" or (
         mode == "auto" and not cmap.order_col and not _has_time_of_day(df["ts"])
@@ -542,24 +573,31 @@ def prepare_sales(
         else _clean_sales(df, raw, cmap, report)
     )
     if df.empty or not (df["qty"] > 0).any():
-        raise InputError("No sales are left after cleaning; see the cleaning report for why.")
+        raise NoSalesLeftError(
+            "No sales are left after cleaning; see the cleaning report for why.", report
+        )
 
-    # frequency: order lines default to daily, sales tables infer theirs
-    calendar_freq = freq or ("D" if is_orders else infer_freq(df["ts"]))
-    calendar = TradingCalendar(calendar_freq)
-    if not is_orders and freq:
+    if calendar is None:
+        # frequency: order lines default to daily, sales tables infer theirs
+        calendar_freq = freq or ("D" if is_orders else infer_freq(df["ts"]))
+        calendar = TradingCalendar(calendar_freq)
+        if not is_orders and freq:
+            calendar.check_fits(calendar.floor(df["ts"]) if calendar.is_daily else df["ts"])
+        if calendar.is_daily and config.trading_days == "detect":
+            closed = detect_closed_weekdays(df.loc[df["qty"] > 0, "ts"])
+            if closed:
+                calendar = TradingCalendar(calendar.freq, closed_weekdays=closed)
+    elif not is_orders:
         calendar.check_fits(calendar.floor(df["ts"]) if calendar.is_daily else df["ts"])
-    if calendar.is_daily and config.trading_days == "detect":
-        closed = detect_closed_weekdays(df.loc[df["qty"] > 0, "ts"])
-        if closed:
-            calendar = TradingCalendar(calendar.freq, closed_weekdays=closed)
-            df = _move_closed_day_sales(df, calendar, report)
+    if calendar.closed_weekdays:
+        df = _move_closed_day_sales(df, calendar, report)
     report.facts["frequency"] = calendar.describe()
 
     panel = _aggregate(df, calendar)
+    fill_to = None if end is None else calendar.floor(pd.Series([end])).iloc[0]
     if is_orders and not calendar.is_daily:
-        last_day = df["ts"].max().normalize()
-        last_period = panel["ds"].max()
+        last_day = df["ts"].max().normalize() if end is None else end.normalize()
+        last_period = panel["ds"].max() if fill_to is None else fill_to
         if last_day < calendar.period_end(last_period):
             partial = panel["ds"] == last_period
             report.add(
@@ -570,7 +608,9 @@ def prepare_sales(
                 f"{last_period:%Y-%m-%d}; a partial period would look like a drop in demand",
             )
             panel = panel[~partial]
-    panel = _fill_and_trim(panel, calendar, report)
+            if fill_to is not None:
+                fill_to = fill_to - calendar.offset
+    panel = _fill_and_trim(panel, calendar, report, fill_to)
     panel = _treat_outliers(panel, config, report)
     report.series_notes = _series_notes(panel, calendar)
     ids = df.drop_duplicates("unique_id")[["unique_id", *[f"id::{c}" for c in cmap.id_cols]]]

@@ -76,3 +76,42 @@ class CleaningReport:
         return [
             f"{r.rule}: {r.action} {r.rows:,} row(s) — {r.reason}" for r in self.rules if r.rows
         ]
+
+    @classmethod
+    def combined(cls, reports: list[CleaningReport], limit: int = 3) -> CleaningReport:
+        """One report for an input cleaned in parts (chunks of products): rows and units
+        summed rule by rule, examples from the first parts, series notes of every part.
+
+        The facts (frequency, columns...) are the first part's, with the series counted over all.
+
+        Examples
+        --------
+        >>> a, b = CleaningReport(rows_in=5), CleaningReport(rows_in=3)
+        >>> a.add("negative quantity", "dropped", 2, "returns", examples=["x"])
+        >>> b.add("negative quantity", "dropped", 1, "returns", examples=["y"])
+        >>> merged = CleaningReport.combined([a, b])
+        >>> merged.rows_in, merged.rules[0].rows, merged.rules[0].examples
+        (8, 3, ['x', 'y'])
+        """
+        out = cls(
+            rows_in=sum(r.rows_in for r in reports), rows_out=sum(r.rows_out for r in reports)
+        )
+        merged: dict[tuple[str, str], RuleResult] = {}
+        for report in reports:
+            for rule in report.rules:
+                key = (rule.rule, rule.action)
+                if key not in merged:
+                    merged[key] = RuleResult(rule.rule, rule.action, 0, rule.reason, 0.0, [])
+                into = merged[key]
+                into.rows += rule.rows
+                into.units += rule.units
+                into.examples = (into.examples + rule.examples)[:limit]
+        out.rules = list(merged.values())
+        notes = [r.series_notes for r in reports if len(r.series_notes)]
+        if notes:
+            out.series_notes = pd.concat(notes, ignore_index=True)
+        if reports:
+            out.facts = dict(reports[0].facts)
+            if "series" in out.facts:
+                out.facts["series"] = sum(int(str(r.facts.get("series", 0))) for r in reports)
+        return out

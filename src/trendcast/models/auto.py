@@ -6,8 +6,10 @@ one with the lowest mean absolute error. Choices use only data before the
 forecast origin, so the backtest of ``auto`` itself is honest: the choice for
 evaluation window *k* is made on the windows that ended before *k*'s cutoff.
 
-A series whose choice is not clear-cut (the winner beats the ensemble by
-less than ``margin``) keeps the ensemble, which is the more stable bet.
+The default for every series is what did best over all of them: usually an
+ensemble, or one model that wins across the board (LightGBM on long, regular
+series). A series whose own winner beats that default by less than ``margin``
+keeps the default, which is the more stable bet.
 
 Candidates. Without a time budget, auto uses the statistical family
 (``DEFAULT_CANDIDATES``), which is fast and strong on retail data. With
@@ -401,14 +403,16 @@ class AutoSelect(Forecaster):
     def choose(self, cv: pd.DataFrame) -> pd.Series:
         """Per series, the candidate or ensemble with the lowest MAE over ``cv``'s windows.
 
-        The default is whichever ensemble did better overall; a single model replaces it for
-        a series only when it beats it there by more than ``margin``.
+        The default is whatever did best over all series (each series' MAE relative to its
+        mean over the candidates, so big sellers do not decide alone): one of the ensembles,
+        or a single model that beats them everywhere, such as a global LightGBM on long,
+        regular series. Another model replaces the default for a series only when it beats
+        it there by more than ``margin``.
         """
         names = self._names(cv)
         mae = self._relative_mae(cv, names)
-        ensembles = [n for n in (ENSEMBLE, WEIGHTED) if n in names]
         scale = mae.mean(axis=1).replace(0, np.nan)
-        default = str(mae[ensembles].div(scale, axis=0).mean().idxmin())
+        default = str(mae.div(scale, axis=0).mean().idxmin())
         best = mae.idxmin(axis=1)
         clear_cut = mae.min(axis=1) < mae[default] * (1 - self.margin)
         return best.where(clear_cut, default).rename("model")

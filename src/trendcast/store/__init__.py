@@ -3,6 +3,7 @@
 from trendcast.store.duckdb_store import (
     RUN_KINDS,
     RUN_STATUSES,
+    ParquetTable,
     RunRecord,
     RunStore,
     fingerprint_file,
@@ -13,6 +14,7 @@ from trendcast.store.duckdb_store import (
 __all__ = [
     "RUN_KINDS",
     "RUN_STATUSES",
+    "ParquetTable",
     "RunRecord",
     "RunStore",
     "fingerprint_file",

@@ -29,7 +29,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 from types import TracebackType
@@ -46,6 +46,7 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "RunRecord",
+    "ParquetTable",
     "RunStore",
     "fingerprint_file",
     "fingerprint_frame",
@@ -88,6 +89,19 @@ _SCHEMA = (
 )
 
 
+@dataclass(frozen=True)
+class ParquetTable:
+    """A result table kept in Parquet files (the parts of one table, same columns), copied
+    into the store by DuckDB without passing through memory: for a table larger than memory,
+    such as the history of a forecast streamed chunk by chunk."""
+
+    paths: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.paths:
+            raise InputError("A ParquetTable needs at least one Parquet file.")
+
+
 @dataclass(frozen=True, eq=False)
 class RunRecord:
     """Everything the store keeps about one run.
@@ -115,6 +129,9 @@ class RunRecord:
         Named result tables, e.g. ``"leaderboard"``, ``"metrics"``, ``"forecast"``.
     error
         The error message of a failed run, else ``None``.
+    parquet_tables
+        Tables too large for memory, saved from Parquet files by DuckDB (see
+        :class:`ParquetTable`); read back, they are ordinary ``tables``.
     """
 
     run_id: str
@@ -126,12 +143,14 @@ class RunRecord:
     summary: dict
     tables: dict[str, pd.DataFrame]
     error: str | None = None
+    #: tables to copy from Parquet files when saving (read back as DataFrames with the rest)
+    parquet_tables: dict[str, ParquetTable] = field(default_factory=dict)
 
 
 class _PreparedTable(NamedTuple):
     """A result table checked and flattened for storage."""
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame | ParquetTable
     columns: list[dict[str, Any]]
     index_columns: list[str]
 
@@ -198,6 +217,12 @@ class RunStore:
         config = _to_json(record.config, "config", record.run_id)
         summary = _to_json(record.summary, "summary", record.run_id)
         prepared = {name: _prepare_table(name, table) for name, table in record.tables.items()}
+        clash = set(prepared) & set(record.parquet_tables)
+        if clash:
+            raise InputError(f"Tables {sorted(clash)} are given twice, as frames and as Parquet.")
+        prepared |= {
+            name: _prepare_parquet(name, table) for name, table in record.parquet_tables.items()
+        }
         action = f"save run {record.run_id}; nothing of it was kept"
         with self._connect(action, write=True) as con, _transaction(con):
             self._ensure_new(con, record.run_id)
@@ -550,6 +575,34 @@ def _column_problem(column: pd.Series) -> str | None:
     return f"dtype {dtype}"
 
 
+def _prepare_parquet(name: str, table: ParquetTable) -> _PreparedTable:
+    """Check a Parquet-backed table by its schema (its first rows are read for the dtypes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = []
+    for path in table.paths:
+        try:
+            schemas.append(pq.read_schema(path))
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"Table {name!r}: cannot read the Parquet file {path}: {exc}."
+            ) from exc
+
+    def agree(a: Any, b: Any) -> bool:  # a part whose column is all missing has type null
+        return a.names == b.names and all(
+            x.type == y.type or pa.types.is_null(x.type) or pa.types.is_null(y.type)
+            for x, y in zip(a, b, strict=True)
+        )
+
+    if any(not agree(schema, schemas[0]) for schema in schemas[1:]):
+        raise InputError(f"Table {name!r}: its Parquet parts differ in columns or types.")
+    typed = [s for s in schemas if not any(pa.types.is_null(f.type) for f in s)]
+    head = (typed or schemas)[0].empty_table().to_pandas()
+    checked = _prepare_table(name, head)
+    return _PreparedTable(table, checked.columns, [])
+
+
 def _prepare_table(name: str, table: pd.DataFrame) -> _PreparedTable:
     """Check a result table and flatten a named index into columns."""
     if not isinstance(name, str) or not name:
@@ -613,13 +666,24 @@ def _write_table(
 ) -> None:
     """Create the physical table of one result table and add it to the catalogue."""
     table_name = f"{run_id}/{name}"
-    con.register(_FRAME_VIEW, table.frame)
-    try:
+    if isinstance(table.frame, ParquetTable):
+        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in table.frame.paths)
         con.execute(
-            f"CREATE TABLE {_DATA_SCHEMA}.{_quote(table_name)} AS SELECT * FROM {_FRAME_VIEW}"
+            f"CREATE TABLE {_DATA_SCHEMA}.{_quote(table_name)} AS "
+            f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
         )
-    finally:
-        con.unregister(_FRAME_VIEW)
+        (n_rows,) = con.execute(
+            f"SELECT count(*) FROM {_DATA_SCHEMA}.{_quote(table_name)}"
+        ).fetchone() or (0,)
+    else:
+        con.register(_FRAME_VIEW, table.frame)
+        try:
+            con.execute(
+                f"CREATE TABLE {_DATA_SCHEMA}.{_quote(table_name)} AS SELECT * FROM {_FRAME_VIEW}"
+            )
+        finally:
+            con.unregister(_FRAME_VIEW)
+        n_rows = len(table.frame)
     con.execute(
         "INSERT INTO run_tables VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -627,7 +691,7 @@ def _write_table(
             name,
             position,
             table_name,
-            len(table.frame),
+            n_rows,
             json.dumps(table.columns, ensure_ascii=False),
             json.dumps(table.index_columns, ensure_ascii=False),
         ],
@@ -641,7 +705,9 @@ def _read_table(
     frame = con.execute(f"SELECT * FROM {_DATA_SCHEMA}.{_quote(table_name)}").df()
     for column in json.loads(columns):
         name, dtype = column["name"], column["dtype"]
-        if dtype == "category":
+        if dtype == "category" and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype("category")  # copied in from Parquet as text
+        elif dtype == "category":
             # DuckDB's ENUM keeps categories and their order but always reads back ordered.
             categories = frame[name].cat
             frame[name] = (
