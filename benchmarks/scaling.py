@@ -453,10 +453,16 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
     verdicts = []
     for r in sorted(target, key=lambda r: str(r["engine"])):
         total = float(r["seconds"]) + float(r["load_seconds"])
+        spent = (
+            f"{total / 60:.1f} min in all (listing, reading every column with a role, "
+            "preparing, forecasting, writing the CSV)"
+            if r["engine"] == "cli"
+            else f"{float(r['seconds']) / 60:.1f} min forecasting, {total / 60:.1f} min with "
+            "loading and preparing the data"
+        )
         verdicts.append(
             f"- Target, 100k products x 2 years daily, fast model set, under 30 minutes on 2 "
-            f"cores, {r['engine']} engine: {float(r['seconds']) / 60:.1f} min forecasting, "
-            f"{total / 60:.1f} min with loading and preparing the data: "
+            f"cores, {r['engine']} engine: {spent}: "
             f"{'met' if total < TARGET_SECONDS else 'NOT met'}."
         )
     if not verdicts:

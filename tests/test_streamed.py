@@ -238,3 +238,20 @@ def test_a_per_store_sales_table_streams_by_store_and_item(tmp_path: Path) -> No
     assert whole.columns.id_cols == ("store", "item")
     assert result.series == 6
     assert out.read_text() == whole_csv(whole, tmp_path / "whole.csv", "naive", 7)
+
+
+def test_only_what_duckdb_reads_is_streamed(tmp_path: Path) -> None:
+    from trendcast.streamed import can_stream
+
+    sales = tmp_path / "sales.csv"
+    sales.write_text("sku,date,units\na,2024-01-01,1\n", encoding="utf-8")
+    chinese = tmp_path / "gbk.csv"
+    chinese.write_bytes("商品,日期,数量\n甲,2024-01-01,1\n".encode("gb18030"))
+    (tmp_path / "book.xlsx").write_bytes(b"PK")
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "p.parquet")
+
+    assert can_stream(sales) and can_stream(tmp_path / "p.parquet")
+    assert can_stream(str(tmp_path / "*.parquet"))
+    assert not can_stream(chinese)  # DuckDB reads no GBK: pandas reads it whole
+    assert not can_stream(tmp_path / "book.xlsx")
+    assert not can_stream(tmp_path / "missing.csv")

@@ -53,7 +53,7 @@ from trendcast.data.report import CleaningReport
 from trendcast.exceptions import ConfigError, InputError, NoSalesLeftError, StoreError
 from trendcast.pipeline import fit_forecast
 
-__all__ = ["StreamedForecast", "forecast_file_in_chunks"]
+__all__ = ["StreamedForecast", "can_stream", "forecast_file_in_chunks"]
 
 Progress = Callable[[str], None]
 #: rows read to detect the columns before the products are listed
@@ -86,6 +86,32 @@ class _Plan:
 
 def _quiet(_msg: str) -> None:
     return None
+
+
+def can_stream(source: str | Path) -> bool:
+    """Whether DuckDB can read ``source`` a chunk at a time: CSV (UTF-8 or Latin-1) or
+    Parquet files, folders or globs, or a DuckDB table. An M5 folder, an Excel workbook or a
+    GBK-encoded CSV is read whole by pandas instead (then forecast in chunks in memory)."""
+    from trendcast.data.io import _open_text_head, _sniff, split_duckdb_target
+    from trendcast.data.outofcore import _is_duckdb, _is_parquet, resolve_files
+    from trendcast.pipeline import _is_m5_folder
+
+    db, _table = split_duckdb_target(str(source))
+    if _is_duckdb(db):
+        return Path(db).is_file()
+    if _is_m5_folder(source):
+        return False
+    try:
+        files = resolve_files(source)
+    except InputError:
+        return False  # the whole-file reader says what is missing
+    first = Path(files[0])
+    if _is_parquet(str(first)):
+        return True
+    if first.suffix.lower() in (".xlsx", ".xls"):
+        return False
+    head = _open_text_head(first)
+    return bool(head.strip()) and _sniff(head)[0] != "gb18030"
 
 
 def _files_fingerprint(source: str | Path) -> list[list[Any]]:

@@ -268,11 +268,11 @@ def _load(
 
 
 def _streamable(input: str, events: str | None) -> bool:
-    """Whether ``--chunk-size`` can stream the input from disk: a file, glob or DuckDB table
-    (not the demo, an M5 folder or a behaviour log, which are read whole)."""
-    from trendcast.pipeline import _is_m5_folder
+    """Whether ``--chunk-size`` can stream the input from disk (see ``can_stream``); a
+    behaviour log (``--events``) needs the whole input, so it is read whole."""
+    from trendcast.streamed import can_stream
 
-    return events is None and not _is_m5_folder(input)
+    return events is None and can_stream(input)
 
 
 def _forecast_streamed(

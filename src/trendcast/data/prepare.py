@@ -499,15 +499,23 @@ def _series_notes(panel: pd.DataFrame, calendar: TradingCalendar) -> pd.DataFram
 def _static(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
     """Attributes constant within each product (category, brand, store) for hierarchy levels."""
     attr_cols = [c for c in df.columns if c.startswith("attr::")]
-    static = pd.DataFrame({"unique_id": df["unique_id"].unique()}).set_index("unique_id")
+    # integer codes instead of grouping by text: the same answer, many times faster
+    ids, products = pd.factorize(df["unique_id"])
+    static = pd.DataFrame({"unique_id": products})
     for col in attr_cols:
         level = col.removeprefix("attr::")
-        varies = df.groupby("unique_id")[col].nunique()
+        codes, values = pd.factorize(df[col])
+        pairs = pd.DataFrame({"id": ids, "value": codes})
+        pairs = pairs[pairs["value"] >= 0].drop_duplicates()
+        varies = pairs.groupby("id").size().reindex(range(len(products)), fill_value=0)
         if (varies > 1).mean() > 0.05:
             report.facts[f"attribute {level}"] = "varies within products; not a hierarchy level"
             continue
-        static[level] = df.groupby("unique_id")[col].first()
-    return static.reset_index()
+        first = pairs.groupby("id")["value"].first().reindex(range(len(products)))
+        taken = first.fillna(-1).astype(int).to_numpy()
+        known = pd.Series(values, dtype=df[col].dtype).array
+        static[level] = known.take(taken, allow_fill=True)
+    return static
 
 
 def prepare_sales(
