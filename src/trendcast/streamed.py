@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -45,13 +46,27 @@ from typing import Any
 
 import pandas as pd
 
+from trendcast.chunked import _part, _start, parts_folder, remove_parts
 from trendcast.config import CleaningConfig
 from trendcast.data.calendar import TradingCalendar, detect_closed_weekdays
 from trendcast.data.columns import ColumnMap, resolve_columns
+from trendcast.data.hierarchy import aggregate_levels
+from trendcast.data.io import _open_text_head, _sniff, split_duckdb_target
+from trendcast.data.outofcore import (
+    _connect,
+    _date,
+    _is_duckdb,
+    _is_parquet,
+    _number,
+    _quote,
+    _source_sql,
+    resolve_files,
+)
 from trendcast.data.prepare import PreparedData, prepare_sales
-from trendcast.data.report import CleaningReport
+from trendcast.data.report import CleaningReport, RuleResult
 from trendcast.exceptions import ConfigError, InputError, NoSalesLeftError, StoreError
-from trendcast.pipeline import fit_forecast
+from trendcast.pipeline import _is_m5_folder, fit_forecast, write_atomic
+from trendcast.store import ParquetTable, RunRecord, RunStore, new_run_id
 
 __all__ = ["StreamedForecast", "can_stream", "forecast_file_in_chunks"]
 
@@ -92,9 +107,6 @@ def can_stream(source: str | Path) -> bool:
     """Whether DuckDB can read ``source`` a chunk at a time: CSV (UTF-8 or Latin-1) or
     Parquet files, folders or globs, or a DuckDB table. An M5 folder, an Excel workbook or a
     GBK-encoded CSV is read whole by pandas instead (then forecast in chunks in memory)."""
-    from trendcast.data.io import _open_text_head, _sniff, split_duckdb_target
-    from trendcast.data.outofcore import _is_duckdb, _is_parquet, resolve_files
-    from trendcast.pipeline import _is_m5_folder
 
     db, _table = split_duckdb_target(str(source))
     if _is_duckdb(db):
@@ -116,8 +128,6 @@ def can_stream(source: str | Path) -> bool:
 
 def _files_fingerprint(source: str | Path) -> list[list[Any]]:
     """Path, size and modification time of every input file: a changed input is a new forecast."""
-    from trendcast.data.io import split_duckdb_target
-    from trendcast.data.outofcore import resolve_files
 
     db, _table = split_duckdb_target(str(source))
     files = [db] if db and Path(db).is_file() else resolve_files(source)
@@ -143,29 +153,21 @@ def _sample_columns(
 
 
 def _census(con: Any, src: str, cmap: ColumnMap, say: Progress) -> pd.DataFrame:
-    """Per day of the input: rows, and whether any row sold (quantity above zero)."""
-    from trendcast.data.outofcore import _date, _number
+    """Per day of the input: whether any row sold (quantity above zero)."""
 
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {src}").fetchall()}
     assert cmap.time_col and cmap.target_col
     day = _date(con, src, cmap.time_col, types[cmap.time_col], say)
     qty = _number(cmap.target_col, types[cmap.target_col])
     return con.execute(
-        f"SELECT CAST({day} AS DATE) AS day, count(*) AS n, "
+        f"SELECT CAST({day} AS DATE) AS day, "
         f"bool_or(coalesce({qty} > 0, false)) AS sold FROM ({src}) "
         f"WHERE {day} IS NOT NULL GROUP BY 1 ORDER BY 1"
     ).df()
 
 
-def _id_list(cmap: ColumnMap) -> str:
-    from trendcast.data.outofcore import _quote
-
-    return ", ".join(_quote(c) for c in cmap.id_cols)
-
-
 def _read_chunk(con: Any, src: str, cmap: ColumnMap, keys: pd.DataFrame) -> pd.DataFrame:
     """The input rows of the products in ``keys``, in the input's order."""
-    from trendcast.data.outofcore import _quote
 
     on = " AND ".join(f"s.{_quote(c)} IS NOT DISTINCT FROM k.{_quote(c)}" for c in cmap.id_cols)
     names = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
@@ -200,7 +202,7 @@ def _plan(
         )
     say("listing the products")
     keys = con.execute(
-        f"SELECT DISTINCT {_id_list(cmap)} FROM ({src}) ORDER BY ALL NULLS LAST"
+        f"SELECT DISTINCT {', '.join(_quote(c) for c in cmap.id_cols)} FROM ({src}) ORDER BY ALL NULLS LAST"
     ).df()
     say(f"  {len(keys):,} products, {-(-len(keys) // chunk_size):,} chunk(s)")
     say("taking a census of the days")
@@ -247,7 +249,6 @@ def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_report(path: Path, report: CleaningReport) -> None:
-    from trendcast.pipeline import write_atomic
 
     raw = {
         "rows_in": report.rows_in,
@@ -264,7 +265,6 @@ def _empty_marker(folder: Path, number: int) -> Path:
 
 def _write_empty_chunk(folder: Path, number: int, report: CleaningReport) -> None:
     """A chunk of products with no sales left: its cleaning report, then the finished mark."""
-    from trendcast.pipeline import write_atomic
 
     files = _part_files(folder, number)
     _write_report(files["report"], report)
@@ -274,15 +274,11 @@ def _write_empty_chunk(folder: Path, number: int, report: CleaningReport) -> Non
 
 
 def _finished(folder: Path, number: int) -> bool:
-    from trendcast.chunked import _part
 
     return _part(folder, number).exists() or _empty_marker(folder, number).exists()
 
 
 def _write_chunk(folder: Path, number: int, data: PreparedData, fc: pd.DataFrame) -> None:
-    from trendcast.chunked import _part
-    from trendcast.data.hierarchy import aggregate_levels
-    from trendcast.pipeline import write_atomic
 
     files = _part_files(folder, number)
     tables = {
@@ -300,7 +296,6 @@ def _write_chunk(folder: Path, number: int, data: PreparedData, fc: pd.DataFrame
 
 
 def _read_report(folder: Path, number: int) -> CleaningReport:
-    from trendcast.data.report import RuleResult
 
     files = _part_files(folder, number)
     raw = json.loads(files["report"].read_text())
@@ -321,9 +316,6 @@ def _write_output(
 ) -> tuple[int, int]:
     """The output CSV (the input's id and time column names), by DuckDB from the parts;
     returns its rows and series."""
-    from trendcast.chunked import _part
-    from trendcast.data.outofcore import _quote
-    from trendcast.pipeline import write_atomic
 
     parts = [_part(folder, k) for k in filled]
     ids = [_part_files(folder, k)["ids"] for k in filled]
@@ -363,8 +355,6 @@ def _record(
     config: dict[str, Any],
 ) -> str:
     """Record the forecast as a run, its history and forecast copied from the parts by DuckDB."""
-    from trendcast.chunked import _part
-    from trendcast.store import ParquetTable, RunRecord, RunStore, new_run_id
 
     files = [_part_files(folder, k) for k in filled]
     levels = pd.concat([pd.read_parquet(f["levels"]) for f in files], ignore_index=True)
@@ -434,8 +424,6 @@ def forecast_file_in_chunks(
 
     Returns a :class:`StreamedForecast`; the forecast itself is in ``output``.
     """
-    from trendcast.chunked import _part, _start, parts_folder, remove_parts
-    from trendcast.data.outofcore import _connect, _source_sql
 
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
@@ -518,7 +506,9 @@ def forecast_file_in_chunks(
         rows, series = _write_output(con, folder, filled, plan.columns, output)
         run_id = None
         if store is not None:
-            fingerprint = _fingerprint_text(json.dumps(inputs) + json.dumps(settings))
+            fingerprint = hashlib.sha256(
+                (json.dumps(inputs) + json.dumps(settings)).encode()
+            ).hexdigest()
             used = {"horizon": horizon, "model": model, "levels": list(levels)}
             try:
                 run_id = _record(
@@ -547,9 +537,3 @@ def forecast_file_in_chunks(
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _fingerprint_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
