@@ -14,6 +14,7 @@ from trendcast import chunked
 from trendcast.chunked import forecast_in_chunks, parts_folder
 from trendcast.cli.main import app
 from trendcast.data.prepare import PreparedData
+from trendcast.engines import Engine
 from trendcast.exceptions import ConfigError
 from trendcast.pipeline import fit_forecast, load_sales, to_output
 
@@ -118,6 +119,18 @@ def test_finished_chunks_of_other_settings_are_refused_unless_restarted(
     )
     assert any("starting fresh: discarded 1 chunk(s)" in s for s in said)
     assert len(fc) == 7 * 7
+
+
+def test_finished_chunks_of_another_engine_are_refused_before_it_starts(
+    data: PreparedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "forecast.csv"
+    leave_one_chunk(data, out, monkeypatch)
+    dask = Engine("dask", workers=1)
+
+    with pytest.raises(ConfigError, match=r"another forecast \(changed: settings\)"):
+        forecast_in_chunks(data, out, chunk_size=3, horizon=14, model="seasonal_naive", engine=dask)
+    assert not dask.started
 
 
 def test_finished_chunks_of_other_data_are_refused(

@@ -173,6 +173,40 @@ def test_cli_forecast_connects_to_a_running_dask_scheduler(
     pd.testing.assert_frame_equal(outputs["dask"], outputs["local"], rtol=1e-5)
 
 
+@pytest.mark.slow
+def test_chunked_forecasts_on_dask_match_the_local_chunked_forecasts(
+    data: tc.PreparedData, dask_engine: Engine, tmp_path: Path
+) -> None:
+    """``--chunk-size`` with ``--engine dask``: the driver reads and prepares a chunk at a
+    time (streamed from a file, or cut from the panel in memory), the cluster forecasts it."""
+    from trendcast.chunked import forecast_in_chunks
+    from trendcast.cli.main import app
+
+    sales = tmp_path / "sales.csv"
+    _sales().to_csv(sales, index=False)
+    args = ["--input", sales, "--sales-table", "--horizon", HORIZON, "--model", "croston"]
+    args += ["--chunk-size", 3, "--store", tmp_path / "runs.duckdb"]
+    address = dask_engine.client.scheduler.address
+    outputs = {}
+    for name, extra in {
+        "local": [],
+        "dask": ["--engine", "dask", "--engine-address", address],
+    }.items():
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(app, [str(a) for a in ["forecast", "-o", out, *args, *extra]])
+        assert result.exit_code == 0, result.output
+        outputs[name] = out.read_text()
+    assert "streaming" in result.output and "chunk 3 of 3" in result.output
+    assert outputs["dask"] == outputs["local"]
+
+    local = forecast_in_chunks(data, tmp_path / "a.csv", chunk_size=3, horizon=HORIZON, model="tsb")
+    on_dask = forecast_in_chunks(
+        data, tmp_path / "b.csv", chunk_size=3, horizon=HORIZON, model="tsb", engine=dask_engine
+    )
+    _assert_same_forecast(local, on_dask, **SAME)
+    assert dask_engine.started  # a cluster the caller started stays up
+
+
 # -- Spark and Ray ------------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast.data.prepare import PreparedData
+from trendcast.engines import Engine, as_engine, engine_scope
 from trendcast.exceptions import ConfigError
 from trendcast.pipeline import fit_forecast, to_output, write_atomic, write_csv_atomic
 
@@ -77,6 +78,12 @@ def _manifest(
         "series": data.n_series,
         "settings": settings,
     }
+
+
+def engine_setting(engine: Engine) -> dict[str, str]:
+    """The engine as a setting of the manifest: a distributed one is named (its global
+    models may train differently), the local one is left out (manifests from before)."""
+    return {} if engine.is_local else {"engine": engine.name}
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -134,6 +141,7 @@ def forecast_in_chunks(
     time_budget: float | None = None,
     params: dict[str, Any] | None = None,
     restart: bool = False,
+    engine: Engine | str | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Forecast ``chunk_size`` series at a time, resumably; write the output CSV at the end.
@@ -150,11 +158,16 @@ def forecast_in_chunks(
     restart
         Discard finished chunks of a different forecast (other data or settings)
         instead of refusing to mix them.
+    engine
+        Where each chunk is forecast (see :func:`trendcast.pipeline.fit_forecast`);
+        one cluster serves every chunk.
 
     Returns the forecast as :func:`trendcast.pipeline.fit_forecast` does.
     """
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
+    session = as_engine(engine, n_jobs)
+    session.check_models([model], time_budget)
     say = progress or _quiet
     panel = data.panel
     if not panel["unique_id"].is_monotonic_increasing:
@@ -167,6 +180,7 @@ def forecast_in_chunks(
         "levels": sorted(int(v) for v in levels),
         "time_budget": time_budget,
         "params": params or {},
+        **engine_setting(session),
     }
     folder = parts_folder(output)
     _start(folder, _manifest(data, chunk_size, n_chunks, settings), restart, say)
@@ -176,28 +190,32 @@ def forecast_in_chunks(
             f"resuming: {len(done)} of {n_chunks} chunk(s) already finished in {folder}; "
             "skipping them"
         )
-    for k in range(n_chunks):
-        if k in done:
-            continue
-        rows = panel.iloc[bounds[k] : bounds[k + 1]]
-        chunk_ids = ids[k * chunk_size : (k + 1) * chunk_size]
-        part = replace(
-            data,
-            panel=rows.reset_index(drop=True),
-            static_df=data.static_df[data.static_df["unique_id"].isin(chunk_ids)],
-            ids=data.ids[data.ids["unique_id"].isin(chunk_ids)],
-        )
-        say(f"chunk {k + 1} of {n_chunks}: {len(chunk_ids):,} series")
-        fc, _ = fit_forecast(
-            part,
-            horizon=horizon,
-            model=model,
-            levels=levels,
-            n_jobs=n_jobs,
-            time_budget=time_budget,
-            params=params,
-        )
-        write_atomic(_part(folder, k), partial(_write_parquet, fc))
+    if not session.is_local and len(done) < n_chunks:
+        say(f"starting the {session.describe()} engine")
+    with engine_scope(session if len(done) < n_chunks else None, n_jobs):
+        for k in range(n_chunks):
+            if k in done:
+                continue
+            rows = panel.iloc[bounds[k] : bounds[k + 1]]
+            chunk_ids = ids[k * chunk_size : (k + 1) * chunk_size]
+            part = replace(
+                data,
+                panel=rows.reset_index(drop=True),
+                static_df=data.static_df[data.static_df["unique_id"].isin(chunk_ids)],
+                ids=data.ids[data.ids["unique_id"].isin(chunk_ids)],
+            )
+            say(f"chunk {k + 1} of {n_chunks}: {len(chunk_ids):,} series")
+            fc, _ = fit_forecast(
+                part,
+                horizon=horizon,
+                model=model,
+                levels=levels,
+                n_jobs=n_jobs,
+                time_budget=time_budget,
+                params=params,
+                engine=session,
+            )
+            write_atomic(_part(folder, k), partial(_write_parquet, fc))
     fc = pd.concat([pd.read_parquet(_part(folder, k)) for k in range(n_chunks)], ignore_index=True)
     write_csv_atomic(to_output(fc, data), output)
     remove_parts(folder, [_part(folder, k) for k in range(n_chunks)], say)

@@ -46,7 +46,7 @@ from typing import Any
 
 import pandas as pd
 
-from trendcast.chunked import _part, _start, parts_folder, remove_parts
+from trendcast.chunked import _part, _start, engine_setting, parts_folder, remove_parts
 from trendcast.config import CleaningConfig
 from trendcast.data.calendar import TradingCalendar, detect_closed_weekdays
 from trendcast.data.columns import ColumnMap, resolve_columns
@@ -64,6 +64,7 @@ from trendcast.data.outofcore import (
 )
 from trendcast.data.prepare import PreparedData, prepare_sales
 from trendcast.data.report import CleaningReport, RuleResult
+from trendcast.engines import Engine, as_engine, engine_scope
 from trendcast.exceptions import ConfigError, InputError, NoSalesLeftError, StoreError
 from trendcast.pipeline import _is_m5_folder, fit_forecast, write_atomic
 from trendcast.store import ParquetTable, RunRecord, RunStore, new_run_id
@@ -404,6 +405,7 @@ def forecast_file_in_chunks(
     restart: bool = False,
     store: str | Path | None = None,
     memory_limit: str | None = None,
+    engine: Engine | str | None = None,
     progress: Progress | None = None,
 ) -> StreamedForecast:
     """Forecast a file ``chunk_size`` products at a time, reading only one chunk into memory.
@@ -421,12 +423,17 @@ def forecast_file_in_chunks(
         forecast`` does; ``None`` records nothing.
     memory_limit
         DuckDB's memory limit while listing, counting and joining (e.g. ``"2GB"``).
+    engine
+        Where each chunk is forecast (see :func:`trendcast.pipeline.fit_forecast`): this
+        machine reads and prepares the chunks, one cluster forecasts them all.
 
     Returns a :class:`StreamedForecast`; the forecast itself is in ``output``.
     """
 
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
+    session = as_engine(engine, n_jobs)
+    session.check_models([model], time_budget)
     say = progress or _quiet
     config = cleaning or CleaningConfig()
     output = Path(output)
@@ -446,6 +453,7 @@ def forecast_file_in_chunks(
             "freq": freq,
             "mode": mode,
             "cleaning": asdict(config),
+            **engine_setting(session),
         }
         settings = json.loads(json.dumps(settings, default=str))  # as the manifest reads back
         inputs = _files_fingerprint(source)
@@ -464,40 +472,46 @@ def forecast_file_in_chunks(
         done = [k for k in range(n_chunks) if _finished(folder, k)]
         if done:
             say(f"resuming: {len(done)} of {n_chunks} chunk(s) already finished; skipping them")
-        for k in range(n_chunks):
-            if k in done:
-                continue
-            keys = plan.keys.iloc[k * chunk_size : (k + 1) * chunk_size]
-            say(f"chunk {k + 1} of {n_chunks}: reading {len(keys):,} products")
-            try:
-                if k == plan.first_chunk and plan.first is not None:
-                    data = plan.first
-                    plan = replace(plan, first=None)  # held no longer than its chunk
-                else:
-                    data = prepare_sales(
-                        _read_chunk(con, src, plan.columns, keys),
-                        plan.columns,
-                        mode=plan.mode,  # type: ignore[arg-type]
-                        config=config,
-                        calendar=plan.calendar,
-                        end=plan.end,
-                    )
-            except NoSalesLeftError as exc:  # products that never sold: only their report counts
-                say(f"chunk {k + 1} of {n_chunks}: no sales left after cleaning")
-                _write_empty_chunk(folder, k, exc.report or CleaningReport())
-                continue
-            say(f"chunk {k + 1} of {n_chunks}: forecasting {data.n_series:,} series")
-            fc, _ = fit_forecast(
-                data,
-                horizon=horizon,
-                model=model,
-                levels=levels,
-                n_jobs=n_jobs,
-                time_budget=time_budget,
-                params=params,
-            )
-            _write_chunk(folder, k, data, fc)
-            del data, fc  # the next chunk is read with this one gone
+        todo = len(done) < n_chunks
+        if not session.is_local and todo:
+            say(f"starting the {session.describe()} engine")
+        with engine_scope(session if todo else None, n_jobs):
+            for k in range(n_chunks):
+                if k in done:
+                    continue
+                keys = plan.keys.iloc[k * chunk_size : (k + 1) * chunk_size]
+                say(f"chunk {k + 1} of {n_chunks}: reading {len(keys):,} products")
+                try:
+                    if k == plan.first_chunk and plan.first is not None:
+                        data = plan.first
+                        plan = replace(plan, first=None)  # held no longer than its chunk
+                    else:
+                        data = prepare_sales(
+                            _read_chunk(con, src, plan.columns, keys),
+                            plan.columns,
+                            mode=plan.mode,  # type: ignore[arg-type]
+                            config=config,
+                            calendar=plan.calendar,
+                            end=plan.end,
+                        )
+                except NoSalesLeftError as exc:
+                    # products that never sold: only their report counts
+                    say(f"chunk {k + 1} of {n_chunks}: no sales left after cleaning")
+                    _write_empty_chunk(folder, k, exc.report or CleaningReport())
+                    continue
+                say(f"chunk {k + 1} of {n_chunks}: forecasting {data.n_series:,} series")
+                fc, _ = fit_forecast(
+                    data,
+                    horizon=horizon,
+                    model=model,
+                    levels=levels,
+                    n_jobs=n_jobs,
+                    time_budget=time_budget,
+                    params=params,
+                    engine=session,
+                )
+                _write_chunk(folder, k, data, fc)
+                del data, fc  # the next chunk is read with this one gone
         report = CleaningReport.combined([_read_report(folder, k) for k in range(n_chunks)])
         filled = [k for k in range(n_chunks) if _part(folder, k).exists()]
         if not filled:

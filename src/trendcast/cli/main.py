@@ -291,6 +291,7 @@ def _forecast_streamed(
     model_path: str | None,
     restart: bool,
     store: str,
+    engine: Any,
     say: Callable[[str], None],
 ) -> None:
     """``forecast --chunk-size`` on a file: read, prepare and forecast a chunk at a time."""
@@ -316,6 +317,7 @@ def _forecast_streamed(
         },
         restart=restart,
         store=store,
+        engine=engine,
         progress=say,
     )
     for line in result.report.summary_lines():
@@ -372,7 +374,8 @@ def forecast(
             "same command after an interruption resumes from the last finished chunk. A file "
             "input (CSV, Parquet, glob, DuckDB table) is streamed: only one chunk is ever read "
             "into memory. Local models give the same forecast as without chunks; global models "
-            "(lightgbm, linear, networks) are then fitted per chunk, on its series only.",
+            "(lightgbm, linear, networks) are then fitted per chunk, on its series only. With "
+            "--engine, each chunk is forecast on the cluster.",
         ),
     ] = None,
     restart: Annotated[
@@ -423,10 +426,6 @@ def forecast(
 
         settings = _settings(config, id_col, time_col, target_col, price_col, order_col)
         levels = level or list(settings["forecast"].levels)
-        if chunk_size is not None and engine != "local":
-            from trendcast.exceptions import ConfigError
-
-            raise ConfigError("--chunk-size runs on this machine; leave out --engine.")
         if chunk_size is not None and input is not None and _streamable(input, events):
             _forecast_streamed(
                 input,
@@ -444,6 +443,7 @@ def forecast(
                 model_path,
                 restart,
                 store,
+                _engine(engine, engine_address, jobs),
                 say,
             )
             return
@@ -466,6 +466,7 @@ def forecast(
                     **({"model_path": model_path} if model_path else {}),
                 },
                 restart=restart,
+                engine=_engine(engine, engine_address, jobs),
                 progress=say,
             )
             used = {"horizon": horizon, "model": model, "levels": levels, "chunk_size": chunk_size}
