@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import pickle
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,28 +151,37 @@ def test_dask_runs_a_foundation_model_per_partition_with_the_local_forecasts(
     np.testing.assert_allclose(again["chronos_bolt"], on_dask["forecast"], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.slow
-def test_cli_forecast_connects_to_a_running_dask_scheduler(
-    data: tc.PreparedData, dask_engine: Engine, tmp_path: Path
-) -> None:
+def _cli_local_and_on_dask(
+    tmp_path: Path, dask_engine: Engine, model: str, *extra: object
+) -> dict[str, tuple[str, str]]:
+    """``trendcast forecast`` of the same sales file locally and on the running cluster:
+    per engine, the output CSV's text and what the command said."""
     from trendcast.cli.main import app
 
     sales = tmp_path / "sales.csv"
     _sales().to_csv(sales, index=False)
-    args = ["--input", sales, "--sales-table", "--horizon", HORIZON, "--model", "seasonal_naive"]
+    args = ["--input", sales, "--sales-table", "--horizon", HORIZON, "--model", model, *extra]
     args += ["--store", tmp_path / "runs.duckdb"]
     address = dask_engine.client.scheduler.address
-    runner = CliRunner()
     outputs = {}
-    for name, extra in {
+    for name, where in {
         "local": [],
         "dask": ["--engine", "dask", "--engine-address", address],
     }.items():
         out = tmp_path / f"{name}.csv"
-        result = runner.invoke(app, [str(a) for a in ["forecast", "-o", out, *args, *extra]])
+        result = CliRunner().invoke(app, [str(a) for a in ["forecast", "-o", out, *args, *where]])
         assert result.exit_code == 0, result.output
-        outputs[name] = pd.read_csv(out)
-    pd.testing.assert_frame_equal(outputs["dask"], outputs["local"], rtol=1e-5)
+        outputs[name] = (out.read_text(), result.output)
+    return outputs
+
+
+@pytest.mark.slow
+def test_cli_forecast_connects_to_a_running_dask_scheduler(
+    dask_engine: Engine, tmp_path: Path
+) -> None:
+    outputs = _cli_local_and_on_dask(tmp_path, dask_engine, "seasonal_naive")
+    local, on_dask = (pd.read_csv(io.StringIO(outputs[k][0])) for k in ("local", "dask"))
+    pd.testing.assert_frame_equal(on_dask, local, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -180,24 +191,11 @@ def test_chunked_forecasts_on_dask_match_the_local_chunked_forecasts(
     """``--chunk-size`` with ``--engine dask``: the driver reads and prepares a chunk at a
     time (streamed from a file, or cut from the panel in memory), the cluster forecasts it."""
     from trendcast.chunked import forecast_in_chunks
-    from trendcast.cli.main import app
 
-    sales = tmp_path / "sales.csv"
-    _sales().to_csv(sales, index=False)
-    args = ["--input", sales, "--sales-table", "--horizon", HORIZON, "--model", "croston"]
-    args += ["--chunk-size", 3, "--store", tmp_path / "runs.duckdb"]
-    address = dask_engine.client.scheduler.address
-    outputs = {}
-    for name, extra in {
-        "local": [],
-        "dask": ["--engine", "dask", "--engine-address", address],
-    }.items():
-        out = tmp_path / f"{name}.csv"
-        result = CliRunner().invoke(app, [str(a) for a in ["forecast", "-o", out, *args, *extra]])
-        assert result.exit_code == 0, result.output
-        outputs[name] = out.read_text()
-    assert "streaming" in result.output and "chunk 3 of 3" in result.output
-    assert outputs["dask"] == outputs["local"]
+    outputs = _cli_local_and_on_dask(tmp_path, dask_engine, "croston", "--chunk-size", 3)
+    said = outputs["dask"][1]
+    assert "streaming" in said and "starting the dask" in said and "chunk 3 of 3" in said
+    assert outputs["dask"][0] == outputs["local"][0]
 
     local = forecast_in_chunks(data, tmp_path / "a.csv", chunk_size=3, horizon=HORIZON, model="tsb")
     on_dask = forecast_in_chunks(
@@ -205,6 +203,25 @@ def test_chunked_forecasts_on_dask_match_the_local_chunked_forecasts(
     )
     _assert_same_forecast(local, on_dask, **SAME)
     assert dask_engine.started  # a cluster the caller started stays up
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_starts_beside_another_one_without_a_port_clash() -> None:
+    """Two trendcast processes on one machine (the service and a command, say) each start
+    a local cluster; the scheduler's HTTP server must not fight over Dask's default 8787."""
+    if not HAS_DASK:
+        pytest.skip('Dask is not installed (pip install "trendcast[dask]")')
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen()
+    except OSError:
+        pass  # taken already: by another cluster, which is the case under test anyway
+    try:
+        with Engine("dask", workers=1) as engine:  # a port warning would fail the test
+            assert engine.client.run_on_scheduler(lambda: 1) == 1
+    finally:
+        held.close()
 
 
 # -- Spark and Ray ------------------------------------------------------------------------------

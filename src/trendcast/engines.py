@@ -199,6 +199,9 @@ class Engine:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # the scheduler serves its metrics anyway, by default on port 8787: take a
+                # free local port, so that two clusters on one machine do not collide
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
             self._owned.append(cluster.close)
