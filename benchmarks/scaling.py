@@ -508,7 +508,8 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "`benchmarks/results/ingest_scale.md` (`ingest_scale.py --lines 10000000 100000000`, "
         "same generator and command) when this script has not measured it; the `cli` rows: "
         "`--products 1000 10000 100000 --stages forecast --engines cli`; Dask at 100k: "
-        "`--products 100000 --stages forecast --engines dask`",
+        "`--products 100000 --stages backtest forecast --engines dask`; the 100k `cli` row "
+        "was measured again after two preparation speed-ups with `--redo`",
         "",
         "| stage | engine | products | seconds | load s | CPU s | peak GiB | time exponent | "
         "memory exponent | load avg | finished (UTC) |",
