@@ -57,6 +57,14 @@ def test_resolve_columns_ignores_case_spaces_underscores_and_dashes():
     assert cmap.promo_col == "On Promotion"
 
 
+@pytest.mark.parametrize(
+    "quantity", ["sold", "Qty Sold", "quantity_sold", "Units Ordered", "order_qty", "OrderQuantity"]
+)
+def test_resolve_columns_detects_common_names_of_the_quantity(quantity: str) -> None:
+    cmap = resolve_columns(frame("item", "day", quantity))
+    assert (cmap.id_cols, cmap.time_col, cmap.target_col) == (("item",), "day", quantity)
+
+
 def test_resolve_columns_detects_a_weekly_sales_table_with_store_and_category():
     cmap = resolve_columns(frame("store_id", "sku", "category", "week", "sales"))
     assert cmap.id_cols == ("sku",)
