@@ -682,3 +682,21 @@ def test_demo_orders_find_the_closed_saturday_drop_non_products_and_report_every
     assert prepared.report.rows_in == len(raw)
     assert prepared.report.facts["frequency"] == "daily, closed on Sat"
     assert prepared.n_series == prepared.report.facts["series"] > 250
+
+
+def test_missing_prices_are_carried_within_each_product_never_across():
+    nan = float("nan")
+    rows = [
+        ("A", "2024-03-01", 1, nan),  # before the first known price: taken back from the next
+        ("A", "2024-03-02", 2, 5.0),
+        ("A", "2024-03-04", 1, 6.0),  # 03-03 is filled with the price before it
+        ("B", "2024-03-01", 1, nan),  # A's last price must not leak into B
+        ("B", "2024-03-02", 1, nan),
+        ("B", "2024-03-03", 1, 7.0),
+        ("B", "2024-03-04", 2, nan),
+    ]
+    frame = pd.DataFrame(rows, columns=["sku", "date", "units", "price"])
+    prepared = prepare_sales(frame, mode="sales")
+    prices = prepared.panel.pivot(index="ds", columns="unique_id", values="price")
+    assert prices["A"].tolist() == [5.0, 5.0, 5.0, 6.0]
+    assert prices["B"].tolist() == [7.0, 7.0, 7.0, 7.0]

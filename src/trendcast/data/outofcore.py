@@ -521,8 +521,10 @@ def _ingest(
     outer = ["greatest(sum(qty), 0) AS y"]
     if cmap.price_col:
         inner += [
-            "sum(qty * price) FILTER (WHERE qty > 0) AS pos_revenue",
-            "sum(qty) FILTER (WHERE qty > 0) AS pos_units",
+            # over the lines with a known price: a period without one has no price (filled
+            # from the series' neighbours below), not a price of 0
+            "sum(qty * price) FILTER (WHERE qty > 0 AND price IS NOT NULL) AS pos_revenue",
+            "sum(qty) FILTER (WHERE qty > 0 AND price IS NOT NULL) AS pos_units",
         ]
         outer += [
             "coalesce(sum(pos_revenue), 0) AS revenue",

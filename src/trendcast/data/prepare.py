@@ -302,7 +302,9 @@ def _aggregate(df: pd.DataFrame, calendar: TradingCalendar) -> pd.DataFrame:
     grouped = df.groupby(["unique_id", "ds"], sort=True)
     out = grouped["qty"].sum().rename("y").to_frame()
     if "price" in df.columns:
-        positive = df[df["qty"] > 0]
+        # a period's price is its revenue per unit over the lines with a known price; a
+        # period without one stays unknown (filled from the series' neighbours later), not 0
+        positive = df[(df["qty"] > 0) & df["price"].notna()]
         revenue = (
             (positive["qty"] * positive["price"])
             .groupby([positive["unique_id"], positive["ds"]])
@@ -389,7 +391,9 @@ def _fill_and_trim(
         "periods with no sales inside a series' life are explicit zero demand",
     )
     if "price" in out.columns:
-        out["price"] = out.groupby("unique_id")["price"].transform(lambda s: s.ffill().bfill())
+        # carried forward, then back over a series' first gaps (vectorised per series)
+        out["price"] = out.groupby("unique_id", sort=False, observed=True)["price"].ffill()
+        out["price"] = out.groupby("unique_id", sort=False, observed=True)["price"].bfill()
     for col in ("revenue", "orders", "promo"):
         if col in out.columns:
             out[col] = out[col].fillna(0.0)
