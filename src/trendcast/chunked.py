@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -78,6 +79,18 @@ def _manifest(
         "series": data.n_series,
         "settings": settings,
     }
+
+
+def chunks_engine(
+    session: Engine, todo: bool, n_jobs: int, say: Progress
+) -> AbstractContextManager[Engine | None]:
+    """The engine for the chunks still to do, started once for all of them (none when
+    every chunk is finished already)."""
+    if not todo:
+        return engine_scope(None, n_jobs)
+    if not session.is_local:
+        say(f"starting the {session.describe()} engine")
+    return engine_scope(session, n_jobs)
 
 
 def engine_setting(engine: Engine) -> dict[str, str]:
@@ -190,9 +203,7 @@ def forecast_in_chunks(
             f"resuming: {len(done)} of {n_chunks} chunk(s) already finished in {folder}; "
             "skipping them"
         )
-    if not session.is_local and len(done) < n_chunks:
-        say(f"starting the {session.describe()} engine")
-    with engine_scope(session if len(done) < n_chunks else None, n_jobs):
+    with chunks_engine(session, len(done) < n_chunks, n_jobs, say):
         for k in range(n_chunks):
             if k in done:
                 continue

@@ -46,7 +46,14 @@ from typing import Any
 
 import pandas as pd
 
-from trendcast.chunked import _part, _start, engine_setting, parts_folder, remove_parts
+from trendcast.chunked import (
+    _part,
+    _start,
+    chunks_engine,
+    engine_setting,
+    parts_folder,
+    remove_parts,
+)
 from trendcast.config import CleaningConfig
 from trendcast.data.calendar import TradingCalendar, detect_closed_weekdays
 from trendcast.data.columns import ColumnMap, resolve_columns
@@ -64,7 +71,7 @@ from trendcast.data.outofcore import (
 )
 from trendcast.data.prepare import PreparedData, prepare_sales
 from trendcast.data.report import CleaningReport, RuleResult
-from trendcast.engines import Engine, as_engine, engine_scope
+from trendcast.engines import Engine, as_engine
 from trendcast.exceptions import ConfigError, InputError, NoSalesLeftError, StoreError
 from trendcast.pipeline import _is_m5_folder, fit_forecast, write_atomic
 from trendcast.store import ParquetTable, RunRecord, RunStore, new_run_id
@@ -108,7 +115,6 @@ def can_stream(source: str | Path) -> bool:
     """Whether DuckDB can read ``source`` a chunk at a time: CSV (UTF-8 or Latin-1) or
     Parquet files, folders or globs, or a DuckDB table. An M5 folder, an Excel workbook or a
     GBK-encoded CSV is read whole by pandas instead (then forecast in chunks in memory)."""
-
     db, _table = split_duckdb_target(str(source))
     if _is_duckdb(db):
         return Path(db).is_file()
@@ -129,7 +135,6 @@ def can_stream(source: str | Path) -> bool:
 
 def _files_fingerprint(source: str | Path) -> list[list[Any]]:
     """Path, size and modification time of every input file: a changed input is a new forecast."""
-
     db, _table = split_duckdb_target(str(source))
     files = [db] if db and Path(db).is_file() else resolve_files(source)
     out = []
@@ -155,7 +160,6 @@ def _sample_columns(
 
 def _census(con: Any, src: str, cmap: ColumnMap, say: Progress) -> pd.DataFrame:
     """Per day of the input: whether any row sold (quantity above zero)."""
-
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {src}").fetchall()}
     assert cmap.time_col and cmap.target_col
     day = _date(con, src, cmap.time_col, types[cmap.time_col], say)
@@ -169,7 +173,6 @@ def _census(con: Any, src: str, cmap: ColumnMap, say: Progress) -> pd.DataFrame:
 
 def _read_chunk(con: Any, src: str, cmap: ColumnMap, keys: pd.DataFrame) -> pd.DataFrame:
     """The input rows of the products in ``keys``, in the input's order."""
-
     on = " AND ".join(f"s.{_quote(c)} IS NOT DISTINCT FROM k.{_quote(c)}" for c in cmap.id_cols)
     names = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
     used = cmap.used()
@@ -202,9 +205,8 @@ def _plan(
             "rows; name them with --id-col, --time-col and --target-col."
         )
     say("listing the products")
-    keys = con.execute(
-        f"SELECT DISTINCT {', '.join(_quote(c) for c in cmap.id_cols)} FROM ({src}) ORDER BY ALL NULLS LAST"
-    ).df()
+    id_list = ", ".join(_quote(c) for c in cmap.id_cols)
+    keys = con.execute(f"SELECT DISTINCT {id_list} FROM ({src}) ORDER BY ALL NULLS LAST").df()
     say(f"  {len(keys):,} products, {-(-len(keys) // chunk_size):,} chunk(s)")
     say("taking a census of the days")
     days = _census(con, src, cmap, say)
@@ -250,7 +252,6 @@ def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_report(path: Path, report: CleaningReport) -> None:
-
     raw = {
         "rows_in": report.rows_in,
         "rows_out": report.rows_out,
@@ -266,7 +267,6 @@ def _empty_marker(folder: Path, number: int) -> Path:
 
 def _write_empty_chunk(folder: Path, number: int, report: CleaningReport) -> None:
     """A chunk of products with no sales left: its cleaning report, then the finished mark."""
-
     files = _part_files(folder, number)
     _write_report(files["report"], report)
     notes = report.series_notes if len(report.series_notes) else pd.DataFrame()
@@ -275,12 +275,10 @@ def _write_empty_chunk(folder: Path, number: int, report: CleaningReport) -> Non
 
 
 def _finished(folder: Path, number: int) -> bool:
-
     return _part(folder, number).exists() or _empty_marker(folder, number).exists()
 
 
 def _write_chunk(folder: Path, number: int, data: PreparedData, fc: pd.DataFrame) -> None:
-
     files = _part_files(folder, number)
     tables = {
         "panel": data.panel,
@@ -297,7 +295,6 @@ def _write_chunk(folder: Path, number: int, data: PreparedData, fc: pd.DataFrame
 
 
 def _read_report(folder: Path, number: int) -> CleaningReport:
-
     files = _part_files(folder, number)
     raw = json.loads(files["report"].read_text())
     report = CleaningReport(raw["rows_in"], raw["rows_out"], facts=raw["facts"])
@@ -317,7 +314,6 @@ def _write_output(
 ) -> tuple[int, int]:
     """The output CSV (the input's id and time column names), by DuckDB from the parts;
     returns its rows and series."""
-
     parts = [_part(folder, k) for k in filled]
     ids = [_part_files(folder, k)["ids"] for k in filled]
     time_col = cmap.time_col or "ds"
@@ -356,7 +352,6 @@ def _record(
     config: dict[str, Any],
 ) -> str:
     """Record the forecast as a run, its history and forecast copied from the parts by DuckDB."""
-
     files = [_part_files(folder, k) for k in filled]
     levels = pd.concat([pd.read_parquet(f["levels"]) for f in files], ignore_index=True)
     sums = levels.groupby(["level", "unique_id", "ds"], sort=True)["y"].sum().reset_index()
@@ -472,10 +467,7 @@ def forecast_file_in_chunks(
         done = [k for k in range(n_chunks) if _finished(folder, k)]
         if done:
             say(f"resuming: {len(done)} of {n_chunks} chunk(s) already finished; skipping them")
-        todo = len(done) < n_chunks
-        if not session.is_local and todo:
-            say(f"starting the {session.describe()} engine")
-        with engine_scope(session if todo else None, n_jobs):
+        with chunks_engine(session, len(done) < n_chunks, n_jobs, say):
             for k in range(n_chunks):
                 if k in done:
                     continue
