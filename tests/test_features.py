@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -143,3 +144,52 @@ def test_event_flags_mark_each_event_type_and_keep_snap_days() -> None:
     feats = calendar_features(pd.date_range("2016-02-05", periods=3), events=flags)
     assert feats["snap_TX"].tolist() == [0, 0, 1]
     assert feats["event_Sporting"].tolist() == [0, 1, 0]
+
+
+def test_price_features_are_computed_within_each_product_as_for_it_alone() -> None:
+    rng = np.random.default_rng(3)
+    frames = []
+    for k, n in enumerate([40, 1, 17, 60]):
+        price = np.round(rng.uniform(1, 5, n), 1)
+        price[rng.random(n) < 0.3] = np.nan
+        price[rng.random(n) < 0.05] = 0.0
+        dates = pd.date_range("2024-01-01", periods=n)
+        frames.append(pd.DataFrame({"unique_id": f"p{k}", "ds": dates, "price": price}))
+    panel = pd.concat(frames, ignore_index=True)
+    together = price_features(panel, window=5)
+    for k, alone in enumerate(frames):
+        own = price_features(alone.reset_index(drop=True), window=5)
+        mine = together[together["unique_id"] == f"p{k}"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, own)
+    # a product's first period has no past price: it is its own reference
+    firsts = together.groupby("unique_id").head(1)
+    assert (firsts["rel_price"] == 1.0).all() and (firsts["price_change"] == 0.0).all()
+
+
+def test_a_forecast_whose_models_read_no_prices_builds_no_price_features(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import trendcast.features.covariates as covariates
+    from trendcast.data.prepare import prepare_sales
+    from trendcast.pipeline import fit_forecast
+
+    days = pd.date_range("2024-01-01", periods=60)
+    raw = pd.DataFrame(
+        {
+            "sku": np.repeat(["a", "b"], 60),
+            "date": np.tile(days, 2),
+            "units": np.tile(np.arange(60) % 7, 2),
+            "price": 9.5,
+        }
+    )
+    data = prepare_sales(raw, None, mode="sales")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("price features were built")
+
+    monkeypatch.setattr(covariates, "price_features", refuse)
+    params = {"candidates": ["seasonal_naive", "croston"]}
+    fc, _ = fit_forecast(data, horizon=7, model="auto", params=params)
+    assert len(fc) == 14
+    with pytest.raises(AssertionError, match="price features were built"):
+        fit_forecast(data, horizon=7, model="lightgbm")

@@ -322,3 +322,71 @@ def test_auto_defaults_to_a_single_model_that_wins_across_the_series() -> None:
     assert set(choice) == {"a"}
     cv["a"] += 0.2  # now the weighted ensemble does best overall
     assert set(auto.choose(cv)) == {"weighted_ensemble"}
+
+
+def _mixed_lengths_panel() -> pd.DataFrame:
+    """Intermittent daily series ending together, some long, some between the length a
+    backtest needs for points and the longer one it needs for conformal intervals."""
+    rng = np.random.default_rng(7)
+    end = pd.Timestamp("2024-06-30")
+    frames = []
+    for k, n in enumerate([120, 90, 26, 22, 19]):
+        y = rng.poisson(0.6, n) * rng.integers(1, 6, n)
+        y[0] = 3  # each series starts with a sale
+        dates = pd.date_range(end=end, periods=n, freq="D")
+        frames.append(pd.DataFrame({"unique_id": f"s{k}", "ds": dates, "y": y.astype(float)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_points_only_backtest_gives_the_points_and_fallbacks_of_one_with_intervals() -> None:
+    from trendcast.models.statistical import sf_cross_validation
+
+    panel = _mixed_lengths_panel()
+    calendar = TradingCalendar("D")
+    models = [
+        make_model(n, season_length=7, calendar=calendar)
+        for n in ("seasonal_naive", "croston", "adida", "window_average")
+    ]
+    full, fb_full = sf_cross_validation(models, panel, H, 2, H, LEVELS, calendar)
+    points, fb_points = sf_cross_validation(models, panel, H, 2, H, LEVELS, calendar, 1, True)
+    names = [m.alias for m in models]
+    assert list(points.columns) == ["unique_id", "ds", "cutoff", "y", *names]
+    pd.testing.assert_frame_equal(points, full[points.columns])
+    # the short series are too short for the conformal windows: they fall back either way
+    assert fb_points == fb_full
+    assert fb_full["croston"] >= {"s3", "s4"}
+
+
+def test_auto_chooses_on_points_alone_and_forecasts_as_if_it_had_the_intervals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trendcast.models.auto import AutoSelect
+
+    panel = _mixed_lengths_panel()
+    settings = {
+        "season_length": 7,
+        "calendar": TradingCalendar("D"),
+        "candidates": ("seasonal_naive", "croston", "adida", "window_average"),
+    }
+    fast = make_model("auto", **settings)
+    fc = fast.fit(panel).predict(H, levels=LEVELS)
+    original = AutoSelect._run_candidates
+
+    def with_intervals(self: AutoSelect, *args: object, **kwargs: object) -> pd.DataFrame:
+        return original(self, *args, **{**kwargs, "points_only": False})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AutoSelect, "_run_candidates", with_intervals)
+    slow = make_model("auto", **settings)
+    expected = slow.fit(panel).predict(H, levels=LEVELS)
+    pd.testing.assert_frame_equal(fc, expected)
+    assert fast.choice_.equals(slow.choice_)
+
+
+def test_auto_reads_covariates_only_when_a_candidate_does() -> None:
+    calendar = TradingCalendar("D")
+    local = make_model("auto", calendar=calendar, candidates=("seasonal_naive", "croston"))
+    assert local.covariates_used() == (False, False)
+    boosted = make_model("auto", calendar=calendar, candidates=("seasonal_naive", "lightgbm"))
+    assert boosted.covariates_used()[0]
+    assert make_model("lightgbm", calendar=calendar).covariates_used()[0]
+    assert make_model("croston", calendar=calendar).covariates_used() == (False, False)

@@ -249,7 +249,7 @@ def fit_forecast(
             m.selection_cv_ = selection_cv
         if isinstance(m, AutoSelect):
             _check_history(data, horizon, m.selection_windows)
-        frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
+        frame = model_frame(data.panel, *m.covariates_used())
         static = _static(data) if m.supports_static_covariates else None
         fc = m.fit(frame, static_df=static).predict(horizon, X_df=X_df, levels=levels)
     return _forecast_frame(m, model, fc, levels), m
@@ -294,7 +294,7 @@ def forecast_from_run(
         data = prepare_sales(
             raw, saved.columns, freq=saved.calendar.freq, mode=mode, config=cleaning
         )
-        frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
+        frame = model_frame(data.panel, *m.covariates_used())
         m.update(frame, static_df=_static(data) if m.supports_static_covariates else None)
         ids = pd.concat([saved.ids, data.ids]).drop_duplicates("unique_id")
     fc = _forecast_frame(m, saved.model_name, m.predict(horizon, levels=sorted(levels)), levels)

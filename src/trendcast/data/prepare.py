@@ -100,15 +100,20 @@ def _complete_ids_with_store(df: pd.DataFrame, cmap: ColumnMap) -> ColumnMap:
     return cmap
 
 
+#: text columns while preparing: Arrow-backed, so grouping and joining on ids is done in
+#: Arrow's compute kernels rather than over Python string objects
+TEXT = pd.StringDtype("pyarrow")
+
+
 def _stripped(values: pd.Series) -> pd.Series:
     """``values.astype("string").str.strip()``, stripping each distinct value once: ids and
     attributes repeat on every row of a product, so there are far fewer values than rows."""
-    text = values.astype("string")
+    text = values.astype(TEXT)
     codes, uniques = pd.factorize(text)
     if len(uniques) > len(text) // 4:
         return text.str.strip()
-    stripped = pd.Series(uniques, dtype="string").str.strip().array
-    return pd.Series(stripped.take(codes, allow_fill=True), index=values.index, dtype="string")
+    stripped = pd.Series(uniques, dtype=TEXT).str.strip().array
+    return pd.Series(stripped.take(codes, allow_fill=True), index=values.index, dtype=TEXT)
 
 
 def _parse(
@@ -298,26 +303,34 @@ def _clean_sales(
 
 
 def _aggregate(df: pd.DataFrame, calendar: TradingCalendar) -> pd.DataFrame:
-    df = df.assign(ds=calendar.floor(df["ts"]))
-    grouped = df.groupby(["unique_id", "ds"], sort=True)
-    out = grouped["qty"].sum().rename("y").to_frame()
+    """One row per product and period, sorted by both: units, revenue, price, promotion and
+    orders. The (product, period) key is made once as an integer and every sum groups by it."""
+    ids, id_values = pd.factorize(df["unique_id"], sort=True)
+    days, day_values = pd.factorize(calendar.floor(df["ts"]), sort=True)
+    n_days = max(len(day_values), 1)
+    keys, group = np.unique(ids.astype(np.int64) * n_days + days, return_inverse=True)
+    out = pd.DataFrame(
+        {"unique_id": id_values.take(keys // n_days), "ds": day_values.take(keys % n_days)}
+    )
+
+    def per_group(values: Any, rows: Any = slice(None)) -> Any:
+        return pd.Series(np.asarray(values)[rows]).groupby(group[rows])
+
+    every = np.arange(len(keys))
+    out["y"] = per_group(df["qty"]).sum().reindex(every).to_numpy()
     if "price" in df.columns:
         # a period's price is its revenue per unit over the lines with a known price; a
         # period without one stays unknown (filled from the series' neighbours later), not 0
-        positive = df[(df["qty"] > 0) & df["price"].notna()]
-        revenue = (
-            (positive["qty"] * positive["price"])
-            .groupby([positive["unique_id"], positive["ds"]])
-            .sum()
-        )
-        units = positive.groupby(["unique_id", "ds"])["qty"].sum()
-        out["revenue"] = revenue.reindex(out.index).fillna(0.0)
-        out["price"] = (revenue / units).reindex(out.index)
+        qty, price = df["qty"].to_numpy(), df["price"].to_numpy()
+        positive = (qty > 0) & ~np.isnan(price)
+        revenue = per_group(qty * price, positive).sum()
+        units = per_group(qty, positive).sum()
+        out["revenue"] = revenue.reindex(every).fillna(0.0).to_numpy()
+        out["price"] = (revenue / units).reindex(every).to_numpy()
     if "promo" in df.columns:
-        out["promo"] = grouped["promo"].max()
+        out["promo"] = per_group(df["promo"]).max().reindex(every).to_numpy()
     if "order" in df.columns:
-        out["orders"] = grouped["order"].nunique().astype(float)
-    out = out.reset_index()
+        out["orders"] = per_group(df["order"]).nunique().reindex(every).astype(float).to_numpy()
     out["y"] = out["y"].clip(lower=0)
     return out
 
@@ -373,15 +386,29 @@ def _fill_and_trim(
     start_pos = first_sale.map(pos)
     if start_pos.isna().any():
         raise InputError("Internal calendar mismatch while filling periods; please report this.")
-    counts = (len(grid) - start_pos).astype(int)
-    uid = np.repeat(first_sale.index.to_numpy(), counts.to_numpy())
-    ds_idx: Any = (
-        np.concatenate([np.arange(s, len(grid)) for s in start_pos.astype(int)])
-        if len(counts)
-        else []
+    # the filled panel, product by product (sorted) and period by period, is laid out by
+    # arithmetic: a product's rows start at the sum of the earlier products' lengths
+    starts = start_pos.to_numpy(dtype=np.int64)
+    counts = len(grid) - starts
+    offsets = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    product = np.repeat(np.arange(len(counts)), counts)
+    ds_idx = np.arange(total) - np.repeat(offsets, counts) + np.repeat(starts, counts)
+    out = pd.DataFrame(
+        {
+            "unique_id": first_sale.index.to_numpy()[product],
+            "ds": grid[ds_idx],
+        }
     )
-    full = pd.DataFrame({"unique_id": uid, "ds": grid[ds_idx]})
-    out = full.merge(panel, on=["unique_id", "ds"], how="left")
+    code = first_sale.index.get_indexer(pd.Index(panel["unique_id"]))
+    at = grid.get_indexer(pd.DatetimeIndex(panel["ds"]))
+    if (code < 0).any() or (at < 0).any():
+        raise InputError("Internal calendar mismatch while filling periods; please report this.")
+    source = np.full(total, -1, dtype=np.int64)
+    source[offsets[code] + at - starts[code]] = np.arange(len(panel))
+    for col in panel.columns.drop(["unique_id", "ds"]):
+        # a period without a row gets NaN, as a left join would give it
+        out[col] = pd.api.extensions.take(panel[col].to_numpy(), source, allow_fill=True)
     filled = out["y"].isna()
     out["y"] = out["y"].fillna(0.0)
     report.add(
@@ -397,7 +424,7 @@ def _fill_and_trim(
     for col in ("revenue", "orders", "promo"):
         if col in out.columns:
             out[col] = out[col].fillna(0.0)
-    return out.sort_values(["unique_id", "ds"], ignore_index=True)
+    return out
 
 
 def _treat_outliers(

@@ -410,7 +410,7 @@ def backtest_forecasts(
     its candidates' backtest (which lets the final forecast skip the selection refits).
     """
     m = _make(model, data, candidates, n_jobs)
-    frame = model_frame(panel, m.supports_future_covariates, m.supports_past_covariates)
+    frame = model_frame(panel, *m.covariates_used())
     wide = m.cross_validation(
         frame,
         h=horizon,
@@ -434,7 +434,7 @@ def _forecast(
     m = _make(model, data, candidates, n_jobs)
     if selection_cv is not None:
         m.selection_cv_ = selection_cv
-    frame = model_frame(data.panel, m.supports_future_covariates, m.supports_past_covariates)
+    frame = model_frame(data.panel, *m.covariates_used())
     fc = m.fit(frame, static_df=_static(data, m)).predict(horizon, levels=())
     return fc[["unique_id", "ds", m.alias]].rename(columns={m.alias: "forecast"})
 

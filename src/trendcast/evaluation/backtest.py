@@ -115,7 +115,7 @@ def run_backtest(
         )
         started = time.perf_counter()
         auto_long = auto.cross_validation(
-            model_frame(panel, True, True),
+            model_frame(panel, *auto.covariates_used()),
             h=horizon,
             n_windows=windows,
             step=step,
@@ -145,7 +145,7 @@ def run_backtest(
         model = distribute(make_model(name, season_length=season, calendar=calendar, n_jobs=n_jobs))
         started = time.perf_counter()
         wide = model.cross_validation(
-            model_frame(panel, model.supports_future_covariates, model.supports_past_covariates),
+            model_frame(panel, *model.covariates_used()),
             h=horizon,
             n_windows=windows,
             step=step,

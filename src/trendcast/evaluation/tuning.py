@@ -104,7 +104,7 @@ def tune(
         m = make_model(model, season_length=season, calendar=calendar, n_jobs=n_jobs, **params)
         started = time.perf_counter()
         cv = m.cross_validation(
-            model_frame(panel, m.supports_future_covariates, m.supports_past_covariates),
+            model_frame(panel, *m.covariates_used()),
             h=horizon,
             n_windows=windows,
             static_df=static_df if m.supports_static_covariates else None,

@@ -62,16 +62,23 @@ def price_features(panel: pd.DataFrame, window: int = 28) -> pd.DataFrame:
     """
     out = panel[["unique_id", "ds"]].copy()
     if "price" in panel.columns:
-        price = panel.groupby("unique_id")["price"].transform(lambda s: s.ffill().bfill())
-        ref = price.groupby(panel["unique_id"]).transform(
-            lambda s: s.shift(1).rolling(window, min_periods=1).median()
+        # grouped by integer codes, in whole-column passes (not a function per product)
+        codes = pd.factorize(panel["unique_id"])[0]
+        raw = pd.Series(panel["price"].to_numpy(dtype=float))
+        price = raw.groupby(codes).ffill().groupby(codes).bfill()
+        prev = price.groupby(codes).shift(1)
+        ref = (
+            prev.groupby(codes)
+            .rolling(window, min_periods=1)
+            .median()
+            .droplevel(0)
+            .reindex(price.index)
         )
         ref = ref.fillna(price)
-        out["price"] = price
-        out["rel_price"] = (price / ref.replace(0, np.nan)).fillna(1.0)
+        out["price"] = price.to_numpy()
+        out["rel_price"] = (price / ref.replace(0, np.nan)).fillna(1.0).to_numpy()
         out["discount"] = (1 - out["rel_price"]).clip(lower=0)
-        prev = price.groupby(panel["unique_id"]).shift(1)
-        out["price_change"] = ((price - prev) / prev.replace(0, np.nan)).fillna(0.0)
+        out["price_change"] = ((price - prev) / prev.replace(0, np.nan)).fillna(0.0).to_numpy()
     if "promo" in panel.columns:
         out["promo"] = panel["promo"].fillna(0).astype(float)
     return out

@@ -45,7 +45,7 @@ from trendcast.exceptions import MissingDependencyError, ModelError
 from trendcast.features.covariates import model_frame
 from trendcast.models.base import Forecaster, interval_columns
 from trendcast.models.intervals import residual_offsets
-from trendcast.models.registry import available_models, make_model, register
+from trendcast.models.registry import available_models, get_model_class, make_model, register
 from trendcast.models.statistical import StatsForecastModel, sf_cross_validation, sf_forecast
 
 __all__ = ["AutoSelect", "ENSEMBLE", "DEFAULT_CANDIDATES", "BUDGET_POOL", "estimated_seconds"]
@@ -202,6 +202,15 @@ class AutoSelect(Forecaster):
         names = [n for n in names if n in known and n != self.alias]
         return sorted(((n, relative_cost(n)) for n in names), key=lambda t: t[1])
 
+    def covariates_used(self) -> tuple[bool, bool]:
+        """What any candidate reads: none of them, say, when all are local statistical models,
+        and then no price or behaviour features are built for auto."""
+        classes = [get_model_class(name) for name, _ in self.pool()]
+        return (
+            any(c.supports_future_covariates for c in classes),
+            any(c.supports_past_covariates for c in classes),
+        )
+
     def _make(self, name: str) -> Forecaster:
         from trendcast.engines import distribute
 
@@ -220,8 +229,12 @@ class AutoSelect(Forecaster):
         step: int,
         X_df: pd.DataFrame | None = None,
         names: Sequence[str] | None = None,
+        points_only: bool = False,
     ) -> pd.DataFrame:
-        """Backtest (``n_windows``) or forecast (``None``) the candidates into one wide frame."""
+        """Backtest (``n_windows``) or forecast (``None``) the candidates into one wide frame.
+
+        ``points_only``: without the intervals where leaving them out changes nothing else
+        (choosing needs only the point forecasts)."""
         started = time.perf_counter()
         base = df[["unique_id", "ds", "y"]]
         chosen = list(names) if names is not None else [n for n, _ in self.pool()]
@@ -236,7 +249,9 @@ class AutoSelect(Forecaster):
         wide: pd.DataFrame | None = None
         used: list[str] = []
         if cheap:
-            wide, self.fallback_ = self._stats_run(cheap, base, h, levels, n_windows, step)
+            wide, self.fallback_ = self._stats_run(
+                cheap, base, h, levels, n_windows, step, points_only
+            )
             used = [m.alias for m in cheap]
             for m in cheap:  # one batched pass: each gets its share
                 self.timings_[m.alias] = (time.perf_counter() - started) / len(cheap)
@@ -269,7 +284,9 @@ class AutoSelect(Forecaster):
                     continue
             began = time.perf_counter()
             try:
-                part = self._model_run(model, df, h, levels, static_df, n_windows, step, X_df)
+                part = self._model_run(
+                    model, df, h, levels, static_df, n_windows, step, X_df, points_only
+                )
             except (ModelError, MissingDependencyError) as exc:
                 if names is not None:
                     raise
@@ -309,10 +326,11 @@ class AutoSelect(Forecaster):
         levels: Sequence[int],
         n_windows: int | None,
         step: int,
+        points_only: bool = False,
     ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
         if n_windows:
             return sf_cross_validation(
-                models, base, h, n_windows, step, levels, self.calendar_, self.n_jobs
+                models, base, h, n_windows, step, levels, self.calendar_, self.n_jobs, points_only
             )
         return sf_forecast(models, base, h, levels, self.calendar_, self.n_jobs)
 
@@ -364,11 +382,15 @@ class AutoSelect(Forecaster):
         n_windows: int | None,
         step: int,
         X_df: pd.DataFrame | None,
+        points_only: bool = False,
     ) -> pd.DataFrame:
-        frame = model_frame(df, model.supports_future_covariates, model.supports_past_covariates)
+        frame = model_frame(df, *model.covariates_used())
         static = static_df if model.supports_static_covariates else None
-        # statistical candidates keep their model-based intervals for auto's widths
-        wanted = levels if isinstance(model, StatsForecastModel) else ()
+        # statistical candidates keep their model-based intervals for auto's widths; a model
+        # with conformal intervals keeps them even for points, as they decide its fallbacks
+        native = getattr(model, "native_intervals", False)
+        stats = isinstance(model, StatsForecastModel) and not (points_only and native)
+        wanted = levels if stats else ()
         if n_windows:
             return model.cross_validation(
                 frame, h=h, n_windows=n_windows, step=step, levels=wanted, static_df=static
@@ -512,14 +534,21 @@ class AutoSelect(Forecaster):
     ) -> pd.DataFrame:
         cv = self.selection_cv_
         if cv is None:
+            # choosing and the error quantiles need only the windows' point forecasts
             cv = self._run_candidates(
-                self.train_, h, levels, self.static_df_, self.selection_windows, h
+                self.train_,
+                h,
+                levels,
+                self.static_df_,
+                self.selection_windows,
+                h,
+                points_only=True,
             )
         latest = sorted(cv["cutoff"].unique())[-self.selection_windows :]
         self._names(cv)
         raw = cv[cv["cutoff"].isin(latest)]
         self.weights_ = self.ensemble_weights(raw)
-        recent = self._with_ensemble(raw, levels, self.weights_)
+        recent = self._with_ensemble(raw, (), self.weights_)
         self.choice_ = self.choose(recent)
         offsets = self.residual_offsets(recent, self.choice_, levels)
         fc = self._run_candidates(

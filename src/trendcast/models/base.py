@@ -69,6 +69,11 @@ class Forecaster(ABC):
     #: column name in outputs; the registry sets it to the registered name
     alias: str = "model"
 
+    def covariates_used(self) -> tuple[bool, bool]:
+        """Whether this model reads future-known and past-only covariates: what
+        :func:`~trendcast.features.covariates.model_frame` needs to build for it."""
+        return self.supports_future_covariates, self.supports_past_covariates
+
     def __init__(
         self,
         *,

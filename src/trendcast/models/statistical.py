@@ -407,8 +407,12 @@ def _engine(
     fn: str,
     n_windows: int = 0,
     step: int = 1,
+    points_only: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
-    levels = sorted(levels)
+    # ``points_only``: no intervals are computed, but each model still gets only the series
+    # long enough for its intervals at ``levels``, so the same series fall back as with them
+    need_levels = sorted(levels)
+    levels = [] if points_only else need_levels
     grid = _Grid(df, calendar, h if fn == "forecast" else 0)
     idf = grid.to_int(df)
     lengths = idf.groupby("unique_id").size()
@@ -435,7 +439,7 @@ def _engine(
     )
     fallback: dict[str, set[str]] = {}
     result: pd.DataFrame | None = None
-    for need, group in _partition(models, lengths, h, levels, extra).items():
+    for need, group in _partition(models, lengths, h, need_levels, extra).items():
         ok_ids = lengths[lengths >= need].index
         part = fb_out[key + (["y"] if fn == "cross_validation" else [])].copy()
         if len(ok_ids):
@@ -499,7 +503,14 @@ def sf_cross_validation(
     levels: Sequence[int],
     calendar: TradingCalendar,
     n_jobs: int = 1,
+    points_only: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
-    """Rolling-origin forecasts (``cutoff`` and ``y`` added) on the panel's common cutoffs."""
+    """Rolling-origin forecasts (``cutoff`` and ``y`` added) on the panel's common cutoffs.
+
+    ``points_only`` leaves the intervals out (a conformal interval costs a backtest of its
+    own per series) while the same series fall back as they would with ``levels``.
+    """
     cutoffs_for(df, h, n_windows, step)  # validates the window arithmetic with a clear error
-    return _engine(models, df, h, levels, calendar, n_jobs, "cross_validation", n_windows, step)
+    return _engine(
+        models, df, h, levels, calendar, n_jobs, "cross_validation", n_windows, step, points_only
+    )
