@@ -15,13 +15,18 @@ the child, which includes DuckDB's buffers), under ``--memory-limit`` and
 the date and the load average (the machine is shared).
 
 Run: ``.venv/bin/python benchmarks/ingest_scale.py --lines 1000000 10000000
-[--data /tmp/ingest_scale] [--memory-limit 8GB] [--threads 2] [--keep]``.
+[--products N ...] [--data /tmp/ingest_scale] [--memory-limit 8GB] [--threads 2] [--keep]``.
+Products default to a thousand lines each; ``--products`` sets them (one number for every
+size, or one per size), e.g. ``--lines 100000000 --products 1000000`` for a million products
+of a hundred lines on average. A run replaces the rows of the sizes it measures and keeps
+the others in the results file, each row with its own date and load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -46,6 +51,13 @@ WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.2])  # Mon..Sun
 def products_for(lines: int) -> int:
     """About a thousand lines per product over two years: 1M lines -> 1,000 products."""
     return max(100, lines // 1000)
+
+
+def folder_for(data: Path, lines: int, products: int) -> Path:
+    """Where a size's order lines are written (named by lines alone at the default products)."""
+    if products == products_for(lines):
+        return data / f"orders_{lines}"
+    return data / f"orders_{lines}_{products}p"
 
 
 def write_part(path: Path, rng: np.random.Generator, n: int, n_products: int, days: range) -> None:
@@ -86,8 +98,12 @@ def write_part(path: Path, rng: np.random.Generator, n: int, n_products: int, da
     pq.write_table(table, path, compression="zstd")
 
 
-def generate(folder: Path, lines: int, seed: int = 0) -> tuple[int, float]:
-    """Write ``lines`` order lines (before the 0.5% duplicates) in parts; return files, seconds."""
+def generate(
+    folder: Path, lines: int, seed: int = 0, products: int | None = None
+) -> tuple[int, float]:
+    """Write ``lines`` order lines (before the 0.5% duplicates) of ``products`` products (by
+    default :func:`products_for`) in parts; return files, seconds."""
+    n_products = products or products_for(lines)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -96,7 +112,7 @@ def generate(folder: Path, lines: int, seed: int = 0) -> tuple[int, float]:
     for k in range(n_parts):
         n = min(LINES_PER_PART, lines - k * LINES_PER_PART)
         days = range(int(edges[k]), int(edges[k + 1]))
-        write_part(folder / f"part-{k:04d}.parquet", rng, n, products_for(lines), days)
+        write_part(folder / f"part-{k:04d}.parquet", rng, n, n_products, days)
     return n_parts, time.perf_counter() - started
 
 
@@ -134,66 +150,128 @@ def ingest(folder: Path, memory_limit: str, threads: int) -> tuple[float, float,
     return seconds, peak / 2**20, done.stderr + done.stdout
 
 
+ROW = re.compile(r"^\| ([\d,]+) \| ([\d,]+) \|")
+STEPS = re.compile(r"^## Steps at ([\d,]+) lines(?:, ([\d,]+) products)?$")
+
+
+def earlier_results(path: Path) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], str]]:
+    """Rows and step logs of the results file, by (lines, products). Rows written before rows
+    had their own date and load get the file's."""
+    if not path.exists():
+        return {}, {}
+    text = path.read_text()
+    date = re.search(r"- Date: (.+) UTC", text)
+    load = re.search(r"load average ([\d.]+) at the start, ([\d.]+)", text)
+    rows: dict[tuple[int, int], str] = {}
+    steps: dict[tuple[int, int], str] = {}
+    current: tuple[int, int] | None = None
+    for line in text.splitlines():
+        row = ROW.match(line)
+        if row:
+            key = (int(row.group(1).replace(",", "")), int(row.group(2).replace(",", "")))
+            if line.count("|") == 9:  # the older layout: no date or load of its own
+                was = f"{load.group(1)} to {load.group(2)}" if load else ""
+                line += f" {date.group(1) if date else ''} | {was} |"
+            rows[key] = line
+            continue
+        heading = STEPS.match(line)
+        if heading:
+            lines = int(heading.group(1).replace(",", ""))
+            products = heading.group(2)
+            current = (lines, int(products.replace(",", "")) if products else products_for(lines))
+            steps[current] = ""
+        elif current is not None:
+            steps[current] += line + "\n"
+    return rows, {k: v.strip() for k, v in steps.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument(
+        "--products", type=int, nargs="+", help="products per size (default: lines / 1000)"
+    )
     parser.add_argument("--data", type=Path, default=Path("/tmp/ingest_scale"))
     parser.add_argument("--memory-limit", default="8GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
+    products = args.products or [products_for(n) for n in args.lines]
+    if len(products) == 1:
+        products = products * len(args.lines)
+    if len(products) != len(args.lines):
+        parser.error("give one --products for every --lines, or one for all")
 
-    load_start = os.getloadavg()[0]
-    rows = []
-    logs = []
-    for lines in args.lines:
-        folder = args.data / f"orders_{lines}"
+    results = RESULTS / "ingest_scale.md"
+    rows, steps = earlier_results(results)
+    for lines, n_products in zip(args.lines, products, strict=True):
+        folder = folder_for(args.data, lines, n_products)
         if not any(folder.glob("*.parquet")):
-            parts, gen_seconds = generate(folder, lines)
-            print(f"generated {lines:,} lines in {parts} part(s) in {gen_seconds:.0f}s")
+            parts, gen_seconds = generate(folder, lines, products=n_products)
+            print(
+                f"generated {lines:,} lines of {n_products:,} products in {parts} part(s) "
+                f"in {gen_seconds:.0f}s",
+                flush=True,
+            )
         else:
             gen_seconds = float("nan")
         size = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**30
+        load_start = os.getloadavg()[0]
         seconds, peak, log = ingest(folder, args.memory_limit, args.threads)
+        load_end = os.getloadavg()[0]
         print(f"{lines:,} lines: {seconds:.1f}s, peak RSS {peak:.2f} GiB")
         print(log)
         series = next((ln for ln in log.splitlines() if "Wrote" in ln), "")
-        rows.append(
-            f"| {lines:,} | {products_for(lines):,} | {size:.2f} GiB | {gen_seconds:.0f} | "
-            f"{seconds:.1f} | {lines / seconds / 1e6:.2f} | {peak:.2f} GiB | {series} |"
+        rows[(lines, n_products)] = (
+            f"| {lines:,} | {n_products:,} | {size:.2f} GiB | {gen_seconds:.0f} | "
+            f"{seconds:.1f} | {lines / seconds / 1e6:.2f} | {peak:.2f} GiB | {series} | "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {load_start:.1f} to {load_end:.1f} |"
         )
-        logs.append((lines, log))
+        steps[(lines, n_products)] = "```\n" + log.strip() + "\n```"
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+        write_results(results, args, rows, steps)  # after each size: a later failure keeps it
 
-    load_end = os.getloadavg()
+
+def write_results(
+    path: Path,
+    args: argparse.Namespace,
+    rows: dict[tuple[int, int], str],
+    steps: dict[tuple[int, int], str],
+) -> None:
     text = [
         "# Out-of-core ingestion: order lines to a product-day panel",
         "",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {machine()}; load average {load_start:.1f} at the start, "
-        f"{load_end[0]:.1f} / {load_end[1]:.1f} / {load_end[2]:.1f} at the end (the machine "
-        "is shared)",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (each row: when it finished, and the "
+        "1-minute load average at its start and end; the machine is shared)",
+        f"- Machine: {machine()}",
         f"- Command: `trendcast ingest --input 'orders_N/*.parquet' --memory-limit "
         f"{args.memory_limit} --threads {args.threads}` (out of core because the input is a "
         "glob), in a fresh process",
         "- Data: `benchmarks/ingest_scale.py` order lines over 730 days, about 1,000 lines per "
-        "product (Zipf-like popularity), 1% cancellations, 0.5% exported twice, 0.2% free "
-        "lines, a postage code; Parquet (zstd) parts of 5 M lines",
+        "product unless the row says otherwise (Zipf-like popularity), 1% cancellations, 0.5% "
+        "exported twice, 0.2% free lines, a postage code; Parquet (zstd) parts of 5 M lines",
         "",
         "| order lines | products | Parquet on disk | generate s | ingest s | M lines/s "
-        "| peak RSS | output |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        *rows,
+        "| peak RSS | output | finished (UTC) | load avg |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        *[rows[k] for k in sorted(rows)],
         "",
         "Peak RSS is the ingest process's peak resident memory (`ru_maxrss`), DuckDB's "
         "buffers included; DuckDB spills beyond its memory limit to a folder beside the output.",
         "",
     ]
-    for lines, log in logs:
-        text += [f"## Steps at {lines:,} lines", "", "```", log.strip(), "```", ""]
+    for lines, n_products in sorted(steps):
+        text += [
+            f"## Steps at {lines:,} lines, {n_products:,} products",
+            "",
+            steps[(lines, n_products)],
+            "",
+        ]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest_scale.md").write_text("\n".join(text))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(text))
+    tmp.replace(path)
     print("\n".join(text))
 
 

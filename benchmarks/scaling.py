@@ -42,8 +42,10 @@ after every step, with the date, the machine and the load average of each step
 
 Run: ``.venv/bin/python benchmarks/scaling.py --products 1000 10000 100000
 [--stages ingest backtest forecast] [--engines local dask] [--data /tmp/scaling]
-[--windows 1] [--jobs 2] [--redo] [--report]``; ``--report`` only rewrites the
-report from the cached results.
+[--windows 1] [--jobs 2] [--redo] [--resume] [--report]``; ``--report`` only rewrites the
+report from the cached results. ``--resume`` lets the ``cli`` forecast, which resumes from
+its finished chunks, be measured over several sittings (see :func:`measure`), for a size
+that takes longer than one sitting can last (1M products: about three hours here).
 """
 
 from __future__ import annotations
@@ -219,7 +221,7 @@ def engines_for(stage: str, engines: list[str] | tuple[str, ...]) -> list[str]:
     return [e for e in engines if e != "cli" or stage == "forecast"]
 
 
-def cli_forecast(sales: Path, jobs: int) -> dict[str, object]:
+def cli_forecast(sales: Path, jobs: int, resume: bool = False) -> dict[str, object]:
     """``trendcast forecast --input sales.parquet --chunk-size CHUNK_PRODUCTS --model auto``
     (with the fast candidates), through the function the command calls: the file is read,
     prepared and forecast a chunk of products at a time; the CSV is written from the parts."""
@@ -239,7 +241,7 @@ def cli_forecast(sales: Path, jobs: int) -> dict[str, object]:
         columns=ColumnMap(id_cols=("product_id",), time_col="date", target_col="units"),
         mode="sales",
         n_jobs=jobs,
-        restart=True,
+        restart=not resume,  # resumed: the chunks an interrupted sitting finished are kept
         progress=log,
     )
     seconds = time.perf_counter() - started
@@ -258,7 +260,7 @@ def run_stage(args: argparse.Namespace) -> dict[str, object]:
 
     sales = catalogue(args.data, args.products)
     if args.engine == "cli":
-        return cli_forecast(sales, args.jobs)
+        return cli_forecast(sales, args.jobs, args.resume)
     return streamed(args.stage, sales, args.jobs, args.windows, args.engine)
 
 
@@ -287,8 +289,44 @@ def tree_pss(proc: object) -> int:
     return total
 
 
+def tree_cpu(proc: object) -> float:
+    """User + system CPU seconds of ``proc``, its live descendants and the children it reaped."""
+    import psutil
+
+    total = 0.0
+    try:
+        members = [proc, *proc.children(recursive=True)]  # type: ignore[attr-defined]
+    except psutil.Error:
+        return 0.0
+    for member in members:
+        try:
+            t = member.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def read_sittings(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def write_sittings(path: Path, sittings: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(sittings, indent=1))
+    tmp.replace(path)
+
+
 def measure(args: argparse.Namespace, stage: str, products: int, engine: str) -> dict[str, object]:
-    """Run one stage in a fresh process; sample its process tree's memory until it ends."""
+    """Run one stage in a fresh process; sample its process tree's memory until it ends.
+
+    With ``--resume`` (the ``cli`` forecast only, the one that resumes from its finished
+    chunks) a step may take several sittings: each sitting's wall time, peak memory and CPU
+    are kept in ``<data>/logs/<step>.sittings.json``, written every minute, so a sitting that
+    is killed is counted up to its last minute; the step's row sums the sittings' seconds
+    and CPU and takes the largest peak. Each sitting repeats the listing and census of the
+    input, so the sum is an upper bound of one uninterrupted run.
+    """
     import psutil
 
     logs = args.data / "logs"
@@ -310,7 +348,15 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
         "--jobs",
         str(args.jobs),
     ]
+    resume = bool(args.resume) and engine == "cli"
+    ledger = logs / f"{stage}_{products}_{engine}.sittings.json"
+    sittings = read_sittings(ledger) if resume else []
+    if resume:
+        command.append("--resume")
+        out_path = logs / f"{stage}_{products}_{engine}.sitting{len(sittings) + 1}.log"
+        sittings.append({"started": f"{datetime.now(UTC):%Y-%m-%d %H:%M}", "ended": "running"})
     peak = 0
+    cpu_seen = 0.0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     next_note = started + 60
@@ -321,10 +367,18 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
             peak = max(peak, tree_pss(proc))
             if time.perf_counter() > next_note:
                 next_note += 60
+                cpu_seen = max(cpu_seen, tree_cpu(proc))
                 log(
                     f"  {stage} {products:,} {engine}: {time.perf_counter() - started:.0f}s, "
                     f"{tree_pss(proc) / 2**30:.2f} GiB now, peak {peak / 2**30:.2f} GiB"
                 )
+                if resume:
+                    sittings[-1].update(
+                        seconds=round(time.perf_counter() - started, 1),
+                        peak_gib=round(peak / 2**30, 2),
+                        cpu_seconds=round(cpu_seen),
+                    )
+                    write_sittings(ledger, sittings)
             time.sleep(0.25)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
@@ -333,6 +387,21 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
     if child.returncode or not found:
         raise SystemExit(f"{stage} {products} {engine} failed; see {out_path}:\n{text[-3000:]}")
     result = json.loads(found[-1][len("RESULT ") :])
+    finished = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+    if resume:
+        sittings[-1].update(
+            seconds=round(float(result["seconds"]), 1),
+            peak_gib=round(peak / 2**30, 2),
+            cpu_seconds=round(cpu),
+            ended="finished",
+        )
+        write_sittings(ledger, sittings)
+        if len(sittings) > 1:
+            result["seconds"] = sum(float(t.get("seconds", 0.0)) for t in sittings)
+            peak = max(peak, *(int(float(t.get("peak_gib", 0)) * 2**30) for t in sittings))
+            cpu = sum(float(t.get("cpu_seconds", 0)) for t in sittings)
+            finished += f" ({len(sittings)} sittings)"
+        ledger.rename(ledger.with_suffix(f".done-{datetime.now(UTC):%Y%m%d%H%M}.json"))
     return {
         "stage": stage,
         "engine": engine,
@@ -343,7 +412,7 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
         "cpu_seconds": round(cpu),
         "rows": result["rows"],
         "load_1min": round(os.getloadavg()[0], 1),
-        "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        "finished": finished,
         "source": "measured",
     }
 
@@ -378,22 +447,30 @@ def ingest_scale_rows() -> list[dict[str, object]]:
     rows = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) != 8 or not cells[0].replace(",", "").isdigit():
+        if len(cells) not in (8, 10) or not cells[0].replace(",", "").isdigit():
             continue
         peak = float(cells[6].split()[0])
         wrote = re.search(r"Wrote ([\d,]+) rows", cells[7])
+        lines = int(cells[0].replace(",", ""))
+        products = int(cells[1].replace(",", ""))
+        source = "ingest_scale.md"
+        if lines != products * 1000:
+            source += f", {lines // products:,} lines a product"
         rows.append(
             {
                 "stage": "ingest",
                 "engine": "local",
-                "products": int(cells[1].replace(",", "")),
+                "products": products,
                 "seconds": float(cells[4]),
                 "load_seconds": 0.0,
                 "peak_gib": peak,
                 "rows": wrote.group(1) if wrote else "",
-                "load_1min": load.group(2) if load else "",
-                "finished": date.group(1) if date else "",
-                "source": "ingest_scale.md",
+                # rows of the newer layout carry their own date and load ("6.1 to 2.0")
+                "load_1min": cells[9].split()[-1]
+                if len(cells) == 10
+                else (load.group(2) if load else ""),
+                "finished": cells[8] if len(cells) == 10 else (date.group(1) if date else ""),
+                "source": source,
             }
         )
     return rows
@@ -544,6 +621,11 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=1, help="backtest windows")
     parser.add_argument("--jobs", type=int, default=2, help="processes / Dask workers")
     parser.add_argument("--redo", action="store_true", help="measure cached steps again")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="cli forecast: continue from the chunks an interrupted sitting finished",
+    )
     parser.add_argument("--report", action="store_true", help="only rewrite the report")
     parser.add_argument("--worker", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--engine", choices=ENGINES, default="local", help=argparse.SUPPRESS)
