@@ -330,7 +330,7 @@ def _mixed_lengths_panel() -> pd.DataFrame:
     rng = np.random.default_rng(7)
     end = pd.Timestamp("2024-06-30")
     frames = []
-    for k, n in enumerate([120, 90, 26, 22, 19]):
+    for k, n in enumerate([120, 90, 26, 22, 19, 10]):
         y = rng.poisson(0.6, n) * rng.integers(1, 6, n)
         y[0] = 3  # each series starts with a sale
         dates = pd.date_range(end=end, periods=n, freq="D")
@@ -373,13 +373,20 @@ def test_auto_chooses_on_points_alone_and_forecasts_as_if_it_had_the_intervals(
     original = AutoSelect._run_candidates
 
     def with_intervals(self: AutoSelect, *args: object, **kwargs: object) -> pd.DataFrame:
-        return original(self, *args, **{**kwargs, "points_only": False})  # type: ignore[arg-type]
+        # as auto ran before: intervals in the selection windows, and every candidate's bounds
+        # on every series in the forecast
+        kwargs = {**kwargs, "points_only": False, "bounds_for": None}
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(AutoSelect, "_run_candidates", with_intervals)
     slow = make_model("auto", **settings)
     expected = slow.fit(panel).predict(H, levels=LEVELS)
     pd.testing.assert_frame_equal(fc, expected)
     assert fast.choice_.equals(slow.choice_)
+    # the newest series is too short for the selection windows: it takes a candidate's bounds
+    assert "s5" not in set(fast.choice_.index)
+    newest = fc[fc["unique_id"] == "s5"]
+    assert (newest["auto-hi-95"] > newest["auto"]).any()
 
 
 def test_auto_reads_covariates_only_when_a_candidate_does() -> None:

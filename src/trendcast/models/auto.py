@@ -34,7 +34,7 @@ skip the selection windows' refits.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -230,11 +230,13 @@ class AutoSelect(Forecaster):
         X_df: pd.DataFrame | None = None,
         names: Sequence[str] | None = None,
         points_only: bool = False,
+        bounds_for: Collection[str] | None = None,
     ) -> pd.DataFrame:
         """Backtest (``n_windows``) or forecast (``None``) the candidates into one wide frame.
 
         ``points_only``: without the intervals where leaving them out changes nothing else
-        (choosing needs only the point forecasts)."""
+        (choosing needs only the point forecasts). ``bounds_for``: in a forecast, the series
+        whose candidates' own bounds are used (see :meth:`_forecast_bounds_where_used`)."""
         started = time.perf_counter()
         base = df[["unique_id", "ds", "y"]]
         chosen = list(names) if names is not None else [n for n, _ in self.pool()]
@@ -250,7 +252,7 @@ class AutoSelect(Forecaster):
         used: list[str] = []
         if cheap:
             wide, self.fallback_ = self._stats_run(
-                cheap, base, h, levels, n_windows, step, points_only
+                cheap, base, h, levels, n_windows, step, points_only, bounds_for
             )
             used = [m.alias for m in cheap]
             for m in cheap:  # one batched pass: each gets its share
@@ -327,12 +329,45 @@ class AutoSelect(Forecaster):
         n_windows: int | None,
         step: int,
         points_only: bool = False,
+        bounds_for: Collection[str] | None = None,
     ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
         if n_windows:
             return sf_cross_validation(
                 models, base, h, n_windows, step, levels, self.calendar_, self.n_jobs, points_only
             )
+        if bounds_for is not None and levels and not any(m.alias in WIDTH_MODELS for m in models):
+            # (a model whose widths widen auto's bounds needs them on every series)
+            return self._forecast_bounds_where_used(models, base, h, levels, bounds_for)
         return sf_forecast(models, base, h, levels, self.calendar_, self.n_jobs)
+
+    def _forecast_bounds_where_used(
+        self,
+        models: list[Any],
+        base: pd.DataFrame,
+        h: int,
+        levels: Sequence[int],
+        bounds_for: Collection[str],
+    ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
+        """The fast batch's forecast with its intervals only on the series in ``bounds_for``:
+        the ones without error quantiles of their own, which take the chosen candidate's
+        bounds. Elsewhere the interval columns are NaN; the points and the fallbacks are
+        those of a forecast with every interval."""
+        own = base["unique_id"].isin(bounds_for).to_numpy()
+        parts: list[pd.DataFrame] = []
+        fallback: dict[str, set[str]] = {m.alias: set() for m in models}
+        for rows, points in ((own, False), (~own, True)):
+            if not rows.any():
+                continue
+            out, fell = sf_forecast(
+                models, base[rows], h, levels, self.calendar_, self.n_jobs, points
+            )
+            parts.append(out)
+            for alias, ids in fell.items():
+                fallback[alias] |= ids
+        key = ["unique_id", "ds"]
+        wide = pd.concat(parts, ignore_index=True).sort_values(key, ignore_index=True)
+        columns = [c for m in models for c in [m.alias, *interval_columns(m.alias, levels)]]
+        return wide.reindex(columns=key + columns), fallback
 
     def _pilot_seconds(
         self,
@@ -560,6 +595,8 @@ class AutoSelect(Forecaster):
             h,
             X_df=X_df,
             names=self._names(cv)[:-1],
+            # the candidates' own bounds are read only where a series has no error quantiles
+            bounds_for=set(self.train_["unique_id"].unique()).difference(offsets.index),
         )
         fc = self._with_ensemble(fc, levels, self.weights_)
         return self._compose(fc, self.choice_, levels, offsets)

@@ -485,13 +485,15 @@ def sf_forecast(
     levels: Sequence[int],
     calendar: TradingCalendar,
     n_jobs: int = 1,
+    points_only: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
     """Forecast ``h`` periods with several statsforecast-backed models in as few passes as possible.
 
     Returns the wide forecast (``unique_id, ds, <alias>, <alias>-lo-L...``) and,
-    per alias, the series that fell back to HistoricAverage.
+    per alias, the series that fell back to HistoricAverage. ``points_only``: see
+    :func:`sf_cross_validation`.
     """
-    return _engine(models, df, h, levels, calendar, n_jobs, "forecast")
+    return _engine(models, df, h, levels, calendar, n_jobs, "forecast", points_only=points_only)
 
 
 def sf_cross_validation(
