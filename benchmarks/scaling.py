@@ -57,6 +57,7 @@ import math
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -319,8 +320,8 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
 
     With ``--resume`` (the ``cli`` forecast only, the one that resumes from its finished
     chunks) a step may take several sittings: each sitting's wall time, peak memory and CPU
-    are kept in ``<data>/logs/<step>.sittings.json``, written every minute, so a sitting that
-    is killed is counted up to its last minute; the step's row sums the sittings' seconds
+    are kept in ``<data>/logs/<step>.sittings.json``, written every minute and when the
+    sitting is stopped (SIGTERM or Ctrl-C; one killed outright is counted to its last minute); the step's row sums the sittings' seconds
     and CPU and takes the largest peak. Each sitting repeats the listing and census of the
     input, so the sum is an upper bound of one uninterrupted run.
     """
@@ -360,6 +361,26 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
     with out_path.open("w") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
         proc = psutil.Process(child.pid)
+        if resume:
+
+            def stopped(signum: int, frame: object) -> None:
+                # a sitting ended from outside (kill, Ctrl-C) is counted to this moment
+                sittings[-1].update(
+                    seconds=round(time.perf_counter() - started, 1),
+                    peak_gib=round(peak / 2**30, 2),
+                    cpu_seconds=round(max(cpu_seen, tree_cpu(proc))),
+                    ended="stopped",
+                )
+                write_sittings(ledger, sittings)
+                for member in [*proc.children(recursive=True), proc]:
+                    try:
+                        member.kill()
+                    except psutil.Error:
+                        pass
+                raise SystemExit(f"stopped; {ledger} has this sitting")
+
+            signal.signal(signal.SIGTERM, stopped)
+            signal.signal(signal.SIGINT, stopped)
         while child.poll() is None:
             peak = max(peak, tree_pss(proc))
             if time.perf_counter() > next_note:
