@@ -321,9 +321,10 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
     With ``--resume`` (the ``cli`` forecast only, the one that resumes from its finished
     chunks) a step may take several sittings: each sitting's wall time, peak memory and CPU
     are kept in ``<data>/logs/<step>.sittings.json``, written every minute and when the
-    sitting is stopped (SIGTERM or Ctrl-C; one killed outright is counted to its last minute); the step's row sums the sittings' seconds
-    and CPU and takes the largest peak. Each sitting repeats the listing and census of the
-    input, so the sum is an upper bound of one uninterrupted run.
+    sitting is stopped (SIGTERM or Ctrl-C; one killed outright is counted to its last
+    minute); the step's row sums the sittings' seconds and CPU and takes the largest peak.
+    Each sitting repeats the listing and census of the input, so the sum is an upper bound
+    of one uninterrupted run.
     """
     import psutil
 
@@ -358,29 +359,36 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     next_note = started + 60
+
+    def record(ended: str = "running", seconds: float | None = None) -> None:
+        """This sitting's seconds, peak and CPU so far, in the ledger."""
+        elapsed = time.perf_counter() - started if seconds is None else seconds
+        sittings[-1].update(
+            seconds=round(elapsed, 1),
+            peak_gib=round(peak / 2**30, 2),
+            cpu_seconds=round(cpu_seen),
+            ended=ended,
+        )
+        write_sittings(ledger, sittings)
+
+    def stopped(signum: int, frame: object) -> None:
+        # a sitting ended from outside (kill, Ctrl-C) is counted to this moment
+        nonlocal cpu_seen
+        cpu_seen = max(cpu_seen, tree_cpu(proc))
+        record("stopped")
+        for member in [*proc.children(recursive=True), proc]:
+            try:
+                member.kill()
+            except psutil.Error:
+                pass
+        raise SystemExit(f"stopped; {ledger} has this sitting")
+
     with out_path.open("w") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
         proc = psutil.Process(child.pid)
+        handlers = {}
         if resume:
-
-            def stopped(signum: int, frame: object) -> None:
-                # a sitting ended from outside (kill, Ctrl-C) is counted to this moment
-                sittings[-1].update(
-                    seconds=round(time.perf_counter() - started, 1),
-                    peak_gib=round(peak / 2**30, 2),
-                    cpu_seconds=round(max(cpu_seen, tree_cpu(proc))),
-                    ended="stopped",
-                )
-                write_sittings(ledger, sittings)
-                for member in [*proc.children(recursive=True), proc]:
-                    try:
-                        member.kill()
-                    except psutil.Error:
-                        pass
-                raise SystemExit(f"stopped; {ledger} has this sitting")
-
-            signal.signal(signal.SIGTERM, stopped)
-            signal.signal(signal.SIGINT, stopped)
+            handlers = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
         while child.poll() is None:
             peak = max(peak, tree_pss(proc))
             if time.perf_counter() > next_note:
@@ -391,13 +399,10 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
                     f"{tree_pss(proc) / 2**30:.2f} GiB now, peak {peak / 2**30:.2f} GiB"
                 )
                 if resume:
-                    sittings[-1].update(
-                        seconds=round(time.perf_counter() - started, 1),
-                        peak_gib=round(peak / 2**30, 2),
-                        cpu_seconds=round(cpu_seen),
-                    )
-                    write_sittings(ledger, sittings)
+                    record()
             time.sleep(0.25)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
     text = out_path.read_text()
@@ -407,13 +412,8 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
     result = json.loads(found[-1][len("RESULT ") :])
     finished = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
     if resume:
-        sittings[-1].update(
-            seconds=round(float(result["seconds"]), 1),
-            peak_gib=round(peak / 2**30, 2),
-            cpu_seconds=round(cpu),
-            ended="finished",
-        )
-        write_sittings(ledger, sittings)
+        cpu_seen = cpu
+        record("finished", float(result["seconds"]))
         if len(sittings) > 1:
             result["seconds"] = sum(float(t.get("seconds", 0.0)) for t in sittings)
             peak = max(peak, *(int(float(t.get("peak_gib", 0)) * 2**30) for t in sittings))
@@ -455,22 +455,14 @@ def write_rows(rows: list[dict[str, object]]) -> None:
 
 def ingest_scale_rows() -> list[dict[str, object]]:
     """Ingest sizes measured by ``ingest_scale.py`` (same generator, same command), from its
-    results file, for sizes this script has not run itself."""
-    path = RESULTS / "ingest_scale.md"
-    if not path.exists():
-        return []
-    text = path.read_text()
-    date = re.search(r"- Date: (.+) UTC", text)
-    load = re.search(r"load average ([\d.]+) at the start, ([\d.]+)", text)
-    rows = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) not in (8, 10) or not cells[0].replace(",", "").isdigit():
-            continue
-        peak = float(cells[6].split()[0])
+    results file (read by its own parser), for sizes this script has not run itself."""
+    table, _ = ingest_scale.earlier_results(RESULTS / "ingest_scale.md")
+    rows: list[dict[str, object]] = []
+    for (lines, products), line in sorted(table.items()):
+        # | lines | products | on disk | generate s | ingest s | M lines/s | peak | output
+        # | finished | load "start to end" |
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
         wrote = re.search(r"Wrote ([\d,]+) rows", cells[7])
-        lines = int(cells[0].replace(",", ""))
-        products = int(cells[1].replace(",", ""))
         source = "ingest_scale.md"
         if lines != products * 1000:
             source += f", {lines // products:,} lines a product"
@@ -481,13 +473,10 @@ def ingest_scale_rows() -> list[dict[str, object]]:
                 "products": products,
                 "seconds": float(cells[4]),
                 "load_seconds": 0.0,
-                "peak_gib": peak,
+                "peak_gib": float(cells[6].split()[0]),
                 "rows": wrote.group(1) if wrote else "",
-                # rows of the newer layout carry their own date and load ("6.1 to 2.0")
-                "load_1min": cells[9].split()[-1]
-                if len(cells) == 10
-                else (load.group(2) if load else ""),
-                "finished": cells[8] if len(cells) == 10 else (date.group(1) if date else ""),
+                "load_1min": cells[9].split()[-1] if cells[9] else "",
+                "finished": cells[8],
                 "source": source,
             }
         )
