@@ -106,8 +106,9 @@ TEXT = pd.StringDtype("pyarrow")
 
 
 def _stripped(values: pd.Series) -> pd.Series:
-    """``values.astype("string").str.strip()``, stripping each distinct value once: ids and
-    attributes repeat on every row of a product, so there are far fewer values than rows."""
+    """``values`` as Arrow-backed text with surrounding spaces stripped, stripping each distinct
+    value once: ids and attributes repeat on every row of a product, so there are far fewer
+    values than rows."""
     text = values.astype(TEXT)
     codes, uniques = pd.factorize(text)
     if len(uniques) > len(text) // 4:
