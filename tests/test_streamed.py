@@ -255,3 +255,46 @@ def test_only_what_duckdb_reads_is_streamed(tmp_path: Path) -> None:
     assert not can_stream(chinese)  # DuckDB reads no GBK: pandas reads it whole
     assert not can_stream(tmp_path / "book.xlsx")
     assert not can_stream(tmp_path / "missing.csv")
+
+
+def test_each_chunk_reads_its_products_rows_once_in_the_files_order(tmp_path: Path) -> None:
+    """A chunk is read by the range of its first id column, then matched on every id column:
+    over a shuffled file with two id columns and missing ids (a number, then text), every row
+    is read once, by its own product's chunk, in the file's order."""
+    import duckdb
+
+    from trendcast.data.columns import ColumnMap
+
+    rng = np.random.default_rng(5)
+    n = 800
+    frame = pd.DataFrame(
+        {
+            "store": pd.array(rng.choice([1, 2, 3, -1], n), dtype="Int64"),
+            "item": rng.choice([f"I{i:02d}" for i in range(9)] + ["?"], n),
+            "day": "2024-01-01",
+            "units": np.arange(n),  # the row's place in the file
+        }
+    )
+    frame.loc[frame["store"] == -1, "store"] = pd.NA
+    frame.loc[frame["item"] == "?", "item"] = None
+    path = tmp_path / "rows.parquet"
+    frame.to_parquet(path, row_group_size=64)
+    con = duckdb.connect()
+    src = f"SELECT * FROM read_parquet('{path}')"
+    keys = con.execute(f"SELECT DISTINCT store, item FROM ({src}) ORDER BY ALL NULLS LAST").df()
+    cmap = ColumnMap(id_cols=("store", "item"), time_col="day", target_col="units")
+
+    def label(ids: pd.DataFrame) -> pd.Series:
+        store = ids["store"].map(lambda v: "-" if pd.isna(v) else str(int(v)))
+        return store + "|" + ids["item"].map(lambda v: "-" if pd.isna(v) else v)
+
+    key = label(frame)
+
+    seen: list[int] = []
+    for start in range(0, len(keys), 7):
+        chunk = keys.iloc[start : start + 7]
+        rows = streamed._read_chunk(con, src, cmap, chunk)
+        assert rows["units"].is_monotonic_increasing
+        assert set(key[rows["units"]]) == set(label(chunk))
+        seen.extend(rows["units"])
+    assert sorted(seen) == list(range(n))

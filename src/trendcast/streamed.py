@@ -172,17 +172,31 @@ def _census(con: Any, src: str, cmap: ColumnMap, say: Progress) -> pd.DataFrame:
 
 
 def _read_chunk(con: Any, src: str, cmap: ColumnMap, keys: pd.DataFrame) -> pd.DataFrame:
-    """The input rows of the products in ``keys``, in the input's order."""
+    """The input rows of the products in ``keys``, in the input's order.
+
+    The products are listed in sorted order, so a chunk's keys span a range of the first id
+    column. Rows outside that range are left out before any is numbered: DuckDB skips the
+    row groups of a Parquet file sorted by product, and no chunk numbers the whole input.
+    The semi-join on every id column then keeps exactly the chunk's products."""
     on = " AND ".join(f"s.{_quote(c)} IS NOT DISTINCT FROM k.{_quote(c)}" for c in cmap.id_cols)
     names = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
     used = cmap.used()
     # only the columns with a role: the rest would be read, then ignored
     projection = ", ".join(f"s.{_quote(n)}" for n in names if n in used)
+    first = _quote(cmap.id_cols[0])
     con.register(_KEYS, keys)
     try:
+        low, high, has_null = con.execute(
+            f"SELECT min({first}), max({first}), bool_or({first} IS NULL) FROM {_KEYS}"
+        ).fetchone()
+        # missing ids sort last: only the chunk whose keys hold one reads their rows
+        ranges = [f"{first} BETWEEN $low AND $high"] if low is not None else []
+        where = " OR ".join(ranges + ([f"{first} IS NULL"] if has_null else []))
+        params = {"low": low, "high": high} if ranges else {}
         return con.execute(
             f"SELECT {projection} FROM (SELECT *, row_number() OVER () AS _row "
-            f"FROM ({src})) s SEMI JOIN {_KEYS} k ON {on} ORDER BY s._row"
+            f"FROM ({src}) WHERE {where}) s SEMI JOIN {_KEYS} k ON {on} ORDER BY s._row",
+            params,
         ).df()
     finally:
         con.unregister(_KEYS)
