@@ -240,10 +240,26 @@ def test_too_many_unreadable_dates_are_refused_with_examples(tmp_path: Path) -> 
 
 
 def test_a_bad_memory_limit_and_a_csv_output_are_refused(messy_csv: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="memory limit"):
-        ingest_out_of_core(messy_csv, tmp_path / "panel.parquet", memory_limit="lots")
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="memory limit 'lots'.*8GB"):
+        ingest_out_of_core(messy_csv, out / "panel.parquet", memory_limit="lots")
+    with pytest.raises(ConfigError, match="at least 100MB"):
+        ingest_out_of_core(messy_csv, out / "panel.parquet", memory_limit="20MB")
+    with pytest.raises(ConfigError, match="threads"):
+        ingest_out_of_core(messy_csv, out / "panel.parquet", threads=-1)
+    assert not out.exists() or not list(out.iterdir())  # no work folder left behind
     with pytest.raises(ConfigError, match=r"writes Parquet.*panel\.csv"):
         ingest_out_of_core(messy_csv, tmp_path / "panel.csv")
+
+
+def test_the_memory_limit_is_the_whole_ingests_and_duckdb_gets_a_share() -> None:
+    from trendcast.data.outofcore import DUCKDB_SHARE, duckdb_memory_limit
+
+    assert DUCKDB_SHARE < 1
+    assert duckdb_memory_limit("8GiB") == f"{int(8 * 1024 * DUCKDB_SHARE)}MiB"
+    assert duckdb_memory_limit("8GB") == duckdb_memory_limit("8 gb") == duckdb_memory_limit("8G")
+    assert duckdb_memory_limit("8GB") == f"{int(8e9 * DUCKDB_SHARE) // 2**20}MiB"
+    assert duckdb_memory_limit("1.5GiB") == f"{int(1.5 * 1024 * DUCKDB_SHARE)}MiB"
 
 
 def test_a_gbk_csv_is_refused_with_a_conversion_hint(tmp_path: Path) -> None:

@@ -802,7 +802,9 @@ def ingest(
     memory_limit: Annotated[
         str | None,
         typer.Option(
-            "--memory-limit", help="Out of core: DuckDB's memory limit, e.g. 8GB; beyond it, spill."
+            "--memory-limit",
+            help="Out of core: the ingest's memory budget, e.g. 8GB or 8GiB. DuckDB's buffers "
+            "get three quarters of it and spill to disk beyond that.",
         ),
     ] = None,
     threads: Annotated[

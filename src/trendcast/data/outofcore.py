@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import glob
+import re
 import shutil
 import tempfile
 import time
@@ -45,7 +46,14 @@ from trendcast.data.parse import parse_dates
 from trendcast.data.report import CleaningReport
 from trendcast.exceptions import ConfigError, InputError, format_examples
 
-__all__ = ["OutOfCoreResult", "ingest_out_of_core", "is_glob", "resolve_files"]
+__all__ = [
+    "DUCKDB_SHARE",
+    "OutOfCoreResult",
+    "duckdb_memory_limit",
+    "ingest_out_of_core",
+    "is_glob",
+    "resolve_files",
+]
 
 Progress = Callable[[str], None]
 
@@ -327,6 +335,29 @@ def _examples(con: Any, where: str, columns: str) -> list[str]:
     ]
 
 
+#: DuckDB's buffers get this share of the ingest's memory budget; the rest is for what its
+#: buffer manager does not count (file readers and writers, the Python side): DuckDB's own
+#: guide to out-of-memory errors advises limits well below the memory there is
+DUCKDB_SHARE = 0.75
+
+
+def duckdb_memory_limit(budget: str) -> str:
+    """DuckDB's ``memory_limit`` for a whole-process ``budget`` such as ``8GB``, ``8GiB`` or
+    ``500MB`` (units of 1000 or, with an ``i``, 1024): :data:`DUCKDB_SHARE` of it."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(?:([kmgt])(i?)b?|b)\s*", budget, re.IGNORECASE)
+    if not match:
+        raise ConfigError(
+            f"Cannot read the memory limit {budget!r}; give it with a unit, e.g. 8GB, 8GiB or "
+            "500MB."
+        )
+    number, prefix, binary = match.groups()
+    power = " kmgt".index((prefix or " ").lower())
+    size = float(number) * ((1024 if binary else 1000) ** power)
+    if size < 100 * 10**6:
+        raise ConfigError(f"The memory limit {budget!r} is too small; give at least 100MB.")
+    return f"{int(size * DUCKDB_SHARE) // 2**20}MiB"
+
+
 def _connect(workdir: Path, memory_limit: str | None, threads: int | None) -> Any:
     import duckdb
 
@@ -375,9 +406,10 @@ def ingest_out_of_core(
     freq
         ``D`` (default), ``W`` (or ``W-MON``...), ``MS``...
     memory_limit, threads
-        DuckDB's ``memory_limit`` (e.g. ``8GB``) and worker threads; beyond the
-        limit DuckDB spills to ``temp_directory`` (default: a folder beside
-        ``output``, removed afterwards).
+        The ingest's memory budget (e.g. ``8GB``) and DuckDB's worker threads.
+        DuckDB's buffers get :data:`DUCKDB_SHARE` of the budget, leaving the rest
+        for what DuckDB does not count; beyond its share DuckDB spills to
+        ``temp_directory`` (default: a folder beside ``output``, removed afterwards).
     progress
         Called with one line per step.
     """
@@ -403,11 +435,16 @@ def ingest_out_of_core(
             customer_col=DEMO_COLUMNS["customer_id"],
         )
     calendar = TradingCalendar(freq or "D")
+    duckdb_limit = duckdb_memory_limit(memory_limit) if memory_limit else None
     # a folder of our own, even inside a given one: it is removed afterwards
     parent = Path(temp_directory) if temp_directory else output.parent
     parent.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f".{output.name}.work-", dir=parent))
-    con = _connect(workdir, memory_limit, threads)
+    try:
+        con = _connect(workdir, duckdb_limit, threads)
+    except ConfigError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     try:
         steps = _Steps(say)
         src = _source_sql(con, source)
