@@ -30,7 +30,7 @@ runs every chunk (as ``trendcast forecast --chunk-size N --engine dask`` does). 
 Peak memory is the largest sum of the proportional resident memory (PSS: a page
 shared by n processes counts 1/n in each) of the stage's process and all its
 descendants (statsforecast's forked worker pool, the Dask nanny and worker
-processes, the ingest child), sampled every 0.25 s with psutil. CPU seconds are
+processes, the ingest child), sampled every ``SAMPLE_SECONDS`` with psutil (0.25 s in rows before 2026-11-22 04:30 UTC). CPU seconds are
 the user + system time of the stage's process tree (``RUSAGE_CHILDREN``).
 
 Results are cached per (stage, products, engine) in ``results/scaling.csv``: an
@@ -80,6 +80,10 @@ DAYS = 730
 TARGET_PRODUCTS = 100_000
 CHUNK_PRODUCTS = 10_000  # products a chunk of the streamed local forecast
 TARGET_SECONDS = 30 * 60
+#: seconds between two readings of the stage's memory: each reads every process's
+#: smaps_rollup, which walks its page tables; at 0.25 s the sampler itself took about a
+#: quarter of a core while forecasting 1M products
+SAMPLE_SECONDS = 1.0
 #: why a stage x engine was not measured at the larger sizes (when it was not)
 _DASK_TIME = "about an hour on this machine (ten times the 10k chunk); not run for time"
 NOT_RUN = {("backtest", "dask"): _DASK_TIME, ("forecast", "dask"): _DASK_TIME}
@@ -400,7 +404,7 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
                 )
                 if resume:
                     record()
-            time.sleep(0.25)
+            time.sleep(SAMPLE_SECONDS)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
