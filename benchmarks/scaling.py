@@ -30,8 +30,9 @@ runs every chunk (as ``trendcast forecast --chunk-size N --engine dask`` does). 
 Peak memory is the largest sum of the proportional resident memory (PSS: a page
 shared by n processes counts 1/n in each) of the stage's process and all its
 descendants (statsforecast's forked worker pool, the Dask nanny and worker
-processes, the ingest child), sampled every ``SAMPLE_SECONDS`` with psutil (0.25 s in rows before 2026-11-22 04:30 UTC). CPU seconds are
-the user + system time of the stage's process tree (``RUSAGE_CHILDREN``).
+processes, the ingest child), sampled every ``SAMPLE_SECONDS`` with psutil (every
+0.25 s in the rows measured before 2026-11-22 04:30 UTC). CPU seconds are the
+user + system time of the stage's process tree (``RUSAGE_CHILDREN``).
 
 Results are cached per (stage, products, engine) in ``results/scaling.csv``: an
 interrupted run continues where it stopped (``--redo`` measures again). Every step
