@@ -190,9 +190,11 @@ def _read_chunk(con: Any, src: str, cmap: ColumnMap, keys: pd.DataFrame) -> pd.D
             f"SELECT min({first}), max({first}), bool_or({first} IS NULL) FROM {_KEYS}"
         ).fetchone()
         # missing ids sort last: only the chunk whose keys hold one reads their rows
-        ranges = [f"{first} BETWEEN $low AND $high"] if low is not None else []
-        where = " OR ".join(ranges + ([f"{first} IS NULL"] if has_null else []))
-        params = {"low": low, "high": high} if ranges else {}
+        params = {} if low is None else {"low": low, "high": high}
+        where = " OR ".join(
+            ([f"{first} BETWEEN $low AND $high"] if params else [])
+            + ([f"{first} IS NULL"] if has_null else [])
+        )
         return con.execute(
             f"SELECT {projection} FROM (SELECT *, row_number() OVER () AS _row "
             f"FROM ({src}) WHERE {where}) s SEMI JOIN {_KEYS} k ON {on} ORDER BY s._row",
