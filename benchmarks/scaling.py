@@ -625,7 +625,11 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "`--products 100000 --stages backtest forecast --engines dask`; the `cli` rows were "
         "measured again with `--redo` on 2026-11-22 at commit 4431693 (auto choosing on point "
         "forecasts, faster preparation); the 1M ingest row: `ingest_scale.py --lines 100000000 "
-        "--products 1000000` (100 lines a product on average, the 100k row's 100M lines)",
+        "--products 1000000` (100 lines a product on average, the 100k row's 100M lines); the "
+        "1M `cli` row: `--products 1000000 --stages forecast --engines cli --resume`, three "
+        "sittings on 2026-11-22 with the forecast code of commit a5a3a2a (the chunk read that "
+        "numbered the whole input), the third sharing the machine with a niced test run for "
+        "about 55 of its 165 minutes",
         "",
         "| stage | engine | products | seconds | load s | CPU s | peak GiB | time exponent | "
         "memory exponent | load avg | finished (UTC) |",
