@@ -15,7 +15,8 @@ the child, which includes DuckDB's buffers), under ``--memory-limit`` and
 the date and the load average (the machine is shared).
 
 Run: ``.venv/bin/python benchmarks/ingest_scale.py --lines 1000000 10000000
-[--products N ...] [--data /tmp/ingest_scale] [--memory-limit 8GB] [--threads 2] [--keep]``.
+[--products N ...] [--data /tmp/ingest_scale] [--memory-limit 8GB] [--threads 2] [--keep]
+[--results benchmarks/results/ingest_scale.md]``.
 Products default to a thousand lines each; ``--products`` sets them (one number for every
 size, or one per size), e.g. ``--lines 100000000 --products 1000000`` for a million products
 of a hundred lines on average. A run replaces the rows of the sizes it measures and keeps
@@ -27,10 +28,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from online_retail_models import machine
+from online_retail_models import machine, stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DAYS = 730
@@ -117,37 +118,39 @@ def generate(
 
 
 def ingest(folder: Path, memory_limit: str, threads: int) -> tuple[float, float, str]:
-    """Run the out-of-core ingest in a child process: seconds, peak RSS in GiB, its log."""
+    """Run the out-of-core ingest in a child process: seconds, peak RSS in GiB, its log.
+
+    The peak is the child's own (``os.wait4``), not ``RUSAGE_CHILDREN``'s largest child so
+    far, which an earlier child, or one of the process this one was exec'd from, can hold."""
     output = folder.parent / f"{folder.name}_panel.parquet"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trendcast",
-            "ingest",
-            "--input",
-            str(folder / "*.parquet"),
-            "--output",
-            str(output),
-            "--memory-limit",
-            memory_limit,
-            "--threads",
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"ingest failed:\n{done.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("warning: an earlier child had a larger peak; the peak shown is that one")
+    command = [
+        sys.executable,
+        "-m",
+        "trendcast",
+        "ingest",
+        "--input",
+        str(folder / "*.parquet"),
+        "--output",
+        str(output),
+        "--memory-limit",
+        memory_limit,
+        "--threads",
+        str(threads),
+    ]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode:
+        raise SystemExit(f"ingest failed:\n{stderr}")
     output.unlink(missing_ok=True)
     output.with_name(output.stem + "_cleaning.csv").unlink(missing_ok=True)
-    return seconds, peak / 2**20, done.stderr + done.stdout
+    return seconds, usage.ru_maxrss / 2**20, stderr + stdout
 
 
 ROW = re.compile(r"^\| ([\d,]+) \| ([\d,]+) \|")
@@ -195,6 +198,13 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="8GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS / "ingest_scale.md",
+        help="the results file (another one for runs under another --memory-limit or --threads, "
+        "whose header names the command)",
+    )
     args = parser.parse_args()
     products = args.products or [products_for(n) for n in args.lines]
     if len(products) == 1:
@@ -202,7 +212,7 @@ def main() -> None:
     if len(products) != len(args.lines):
         parser.error("give one --products for every --lines, or one for all")
 
-    results = RESULTS / "ingest_scale.md"
+    results = args.results
     rows, steps = earlier_results(results)
     for lines, n_products in zip(args.lines, products, strict=True):
         folder = folder_for(args.data, lines, n_products)
@@ -244,7 +254,7 @@ def write_results(
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (each row: when it finished, and the "
         "1-minute load average at its start and end; the machine is shared)",
-        f"- Machine: {machine()}",
+        f"- Machine: {machine()}; {stack()}",
         f"- Command: `trendcast ingest --input 'orders_N/*.parquet' --memory-limit "
         f"{args.memory_limit} --threads {args.threads}` (out of core because the input is a "
         "glob), in a fresh process",
@@ -268,7 +278,7 @@ def write_results(
             steps[(lines, n_products)],
             "",
         ]
-    RESULTS.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(text))
     tmp.replace(path)

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from trendcast.data.io import read_table
@@ -35,6 +36,15 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+#: the libraries whose versions decide a scale benchmark's times
+STACK = ("duckdb", "statsforecast", "numpy", "pandas", "pyarrow", "scipy", "dask")
+
+
+def stack() -> str:
+    """The installed versions of :data:`STACK`, e.g. ``duckdb 2.0.0, statsforecast 2.1.1``."""
+    return ", ".join(f"{name} {metadata.version(name)}" for name in STACK)
 
 
 def time_demo_run() -> float:

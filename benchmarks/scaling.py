@@ -68,7 +68,7 @@ from typing import Any
 
 import ingest_scale
 import numpy as np
-from online_retail_models import machine
+from online_retail_models import machine, stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CSV_PATH = RESULTS / "scaling.csv"
@@ -591,6 +591,8 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "1-minute load average then are in the table (the machine is shared: other jobs ran "
         "alongside, so timings are upper bounds of what an idle machine does)",
         f"- Machine: {machine()}",
+        f"- Stack at this writing: {stack()}; rows finished before 2026-11-22 06:40 UTC ran an "
+        "earlier install, whose versions were not recorded",
         "- Data: 730 days, daily. Ingest: `ingest_scale.py` order lines, about 1,000 lines per "
         "product, `trendcast ingest --memory-limit 8GB --threads 2` out of core. Backtest and "
         "forecast: `catalogue_to_parquet(n, periods=730, seed=0, behaviour=False)` read with "
@@ -617,19 +619,16 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "2-core machine the wall time would lie between half of it and all of it)",
         "- Commands: `.venv/bin/python benchmarks/scaling.py --products 1000 10000 --stages "
         "backtest forecast`, then `--products 100000 --stages backtest forecast --engines "
-        "local`; ingest: `--products 1000 --stages ingest`, and at 10k and 100k products it is "
-        "read from "
-        "`benchmarks/results/ingest_scale.md` (`ingest_scale.py --lines 10000000 100000000`, "
-        "same generator and command) when this script has not measured it; the `cli` rows: "
-        "`--products 1000 10000 100000 --stages forecast --engines cli`; Dask at 100k: "
-        "`--products 100000 --stages backtest forecast --engines dask`; the `cli` rows were "
-        "measured again with `--redo` on 2026-11-22 at commit 4431693 (auto choosing on point "
-        "forecasts, faster preparation); the 1M ingest row: `ingest_scale.py --lines 100000000 "
-        "--products 1000000` (100 lines a product on average, the 100k row's 100M lines); the "
-        "1M `cli` row: `--products 1000000 --stages forecast --engines cli --resume`, three "
-        "sittings on 2026-11-22 with the forecast code of commit a5a3a2a (the chunk read that "
-        "numbered the whole input), the third sharing the machine with a niced test run for "
-        "about 55 of its 165 minutes",
+        "local`; ingest: `--products 1000 --stages ingest`, and at 10k, 30k and 100k products "
+        "it is read from `benchmarks/results/ingest_scale.md` (`ingest_scale.py --lines "
+        "10000000 30000000 100000000`, same generator and command) when this script has not "
+        "measured it; the 1M ingest row: `ingest_scale.py --lines 100000000 --products 1000000` "
+        "(100 lines a product on average, the 100k row's 100M lines); the `cli` rows: "
+        "`--products 1000 10000 100000 1000000 --stages forecast --engines cli` (`--resume` "
+        "continues an interrupted 1M sitting), measured again with `--redo` on 2026-11-22 from "
+        "07:20 UTC with the code of commit fc9f02a (each chunk reads only its range of "
+        "products), the machine otherwise idle; Dask at 100k: `--products 100000 --stages "
+        "backtest forecast --engines dask`",
         "",
         "| stage | engine | products | seconds | load s | CPU s | peak GiB | time exponent | "
         "memory exponent | load avg | finished (UTC) |",
