@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from online_retail_models import machine, stack
+
+from trendcast.pipeline import write_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DAYS = 730
@@ -140,7 +143,7 @@ def ingest(folder: Path, memory_limit: str, threads: int) -> tuple[float, float,
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
+        _, status, usage = os.wait4(child.pid, 0)  # reaps the child: Popen must not wait again
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -159,7 +162,8 @@ STEPS = re.compile(r"^## Steps at ([\d,]+) lines(?:, ([\d,]+) products)?$")
 
 def earlier_results(path: Path) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], str]]:
     """Rows and step logs of the results file, by (lines, products). Rows written before rows
-    had their own date and load get the file's."""
+    had their own date and load get the file's; rows written before they had their DuckDB
+    version get an empty one."""
     if not path.exists():
         return {}, {}
     text = path.read_text()
@@ -175,6 +179,8 @@ def earlier_results(path: Path) -> tuple[dict[tuple[int, int], str], dict[tuple[
             if line.count("|") == 9:  # the older layout: no date or load of its own
                 was = f"{load.group(1)} to {load.group(2)}" if load else ""
                 line += f" {date.group(1) if date else ''} | {was} |"
+            if line.count("|") == 11:  # no DuckDB version of its own: not recorded
+                line += "  |"
             rows[key] = line
             continue
         heading = STEPS.match(line)
@@ -235,7 +241,8 @@ def main() -> None:
         rows[(lines, n_products)] = (
             f"| {lines:,} | {n_products:,} | {size:.2f} GiB | {gen_seconds:.0f} | "
             f"{seconds:.1f} | {lines / seconds / 1e6:.2f} | {peak:.2f} GiB | {series} | "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {load_start:.1f} to {load_end:.1f} |"
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {load_start:.1f} to {load_end:.1f} | "
+            f"{metadata.version('duckdb')} |"
         )
         steps[(lines, n_products)] = "```\n" + log.strip() + "\n```"
         if not args.keep:
@@ -254,7 +261,7 @@ def write_results(
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (each row: when it finished, and the "
         "1-minute load average at its start and end; the machine is shared)",
-        f"- Machine: {machine()}; {stack()}",
+        f"- Machine: {machine()}; at this writing {stack()} (each row names the DuckDB it ran)",
         f"- Command: `trendcast ingest --input 'orders_N/*.parquet' --memory-limit "
         f"{args.memory_limit} --threads {args.threads}` (out of core because the input is a "
         "glob), in a fresh process",
@@ -263,8 +270,8 @@ def write_results(
         "exported twice, 0.2% free lines, a postage code; Parquet (zstd) parts of 5 M lines",
         "",
         "| order lines | products | Parquet on disk | generate s | ingest s | M lines/s "
-        "| peak RSS | output | finished (UTC) | load avg |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| peak RSS | output | finished (UTC) | load avg | DuckDB |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
         *[rows[k] for k in sorted(rows)],
         "",
         "Peak RSS is the ingest process's peak resident memory (`ru_maxrss`), DuckDB's "
@@ -278,10 +285,7 @@ def write_results(
             steps[(lines, n_products)],
             "",
         ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(text))
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: tmp.write_text("\n".join(text)))
     print("\n".join(text))
 
 

@@ -43,8 +43,15 @@ STACK = ("duckdb", "statsforecast", "numpy", "pandas", "pyarrow", "scipy", "dask
 
 
 def stack() -> str:
-    """The installed versions of :data:`STACK`, e.g. ``duckdb 2.0.0, statsforecast 2.1.1``."""
-    return ", ".join(f"{name} {metadata.version(name)}" for name in STACK)
+    """The installed versions of :data:`STACK`, e.g. ``duckdb 2.0.0, statsforecast 2.1.1``
+    (an optional one that is not installed is left out)."""
+    found = []
+    for name in STACK:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
 
 
 def time_demo_run() -> float:

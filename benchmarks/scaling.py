@@ -100,6 +100,7 @@ FIELDS = [
     "load_1min",
     "finished",
     "source",
+    "stack",
 ]
 
 
@@ -227,10 +228,13 @@ def engines_for(stage: str, engines: list[str] | tuple[str, ...]) -> list[str]:
     return [e for e in engines if e != "cli" or stage == "forecast"]
 
 
-def cli_forecast(sales: Path, jobs: int, resume: bool = False) -> dict[str, object]:
+def cli_forecast(
+    sales: Path, jobs: int, resume: bool = False, keep: Path | None = None
+) -> dict[str, object]:
     """``trendcast forecast --input sales.parquet --chunk-size CHUNK_PRODUCTS --model auto``
     (with the fast candidates), through the function the command calls: the file is read,
-    prepared and forecast a chunk of products at a time; the CSV is written from the parts."""
+    prepared and forecast a chunk of products at a time; the CSV is written from the parts
+    (and moved to ``keep`` if given, else removed)."""
     from trendcast.data.columns import ColumnMap
     from trendcast.decisions.plan import FAST_CANDIDATES
     from trendcast.streamed import forecast_file_in_chunks
@@ -251,7 +255,10 @@ def cli_forecast(sales: Path, jobs: int, resume: bool = False) -> dict[str, obje
         progress=log,
     )
     seconds = time.perf_counter() - started
-    out.unlink()
+    if keep is None:
+        out.unlink()
+    else:
+        out.replace(keep)
     return {"seconds": seconds, "load_seconds": 0.0, "rows": f"{result.rows:,}"}
 
 
@@ -437,6 +444,7 @@ def measure(args: argparse.Namespace, stage: str, products: int, engine: str) ->
         "load_1min": round(os.getloadavg()[0], 1),
         "finished": finished,
         "source": "measured",
+        "stack": stack(),
     }
 
 
@@ -465,7 +473,7 @@ def ingest_scale_rows() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for (lines, products), line in sorted(table.items()):
         # | lines | products | on disk | generate s | ingest s | M lines/s | peak | output
-        # | finished | load "start to end" |
+        # | finished | load "start to end" | DuckDB version |
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         wrote = re.search(r"Wrote ([\d,]+) rows", cells[7])
         source = "ingest_scale.md"
@@ -483,6 +491,7 @@ def ingest_scale_rows() -> list[dict[str, object]]:
                 "load_1min": cells[9].split()[-1] if cells[9] else "",
                 "finished": cells[8],
                 "source": source,
+                "stack": f"duckdb {cells[10]}" if cells[10] else "",
             }
         )
     return rows
@@ -514,12 +523,24 @@ def fmt(x: float, digits: int = 2) -> str:
     return "" if math.isnan(x) else f"{x:.{digits}f}"
 
 
+def stack_labels(rows: list[dict[str, object]]) -> tuple[dict[str, str], str]:
+    """A short label (A, B, ...) for each library stack the rows ran, in the order they were
+    first finished, and the legend that spells them out."""
+    labels: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: str(r["finished"])):
+        if r.get("stack"):
+            labels.setdefault(str(r["stack"]), chr(ord("A") + len(labels)))
+    legend = "; ".join(f"{label}: {name}" for name, label in labels.items())
+    return labels, f"{legend}; -: not recorded (an earlier install)"
+
+
 def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
     groups: dict[tuple[str, str], list[dict[str, object]]] = {}
     for r in rows:
         groups.setdefault((str(r["stage"]), str(r["engine"])), []).append(r)
     table = []
     fits = []
+    labels, legend = stack_labels(rows)
     for (stage, engine), rows_of in groups.items():
         rows_of.sort(key=lambda r: int(r["products"]))
         # an ingest row with other than 1,000 lines a product is shown but not fitted: its
@@ -539,7 +560,8 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
                 f"| {stage} | {engine} | {int(r['products']):,} | {float(r['seconds']):,.1f} | "
                 f"{'' if stage == 'ingest' else f'{load_s:,.1f}'} | {cpu} | "
                 f"{float(r['peak_gib']):.2f} | "
-                f"{fmt(step_t)} | {fmt(step_m)} | {r['load_1min']} | {r['finished']}{note} |"
+                f"{fmt(step_t)} | {fmt(step_m)} | {r['load_1min']} | {r['finished']}{note} | "
+                f"{labels.get(str(r.get('stack') or ''), '-')} |"
             )
         if len(group) >= 2:
             time_fit, mem_fit = exponent(n, t), exponent(n, m)
@@ -591,8 +613,7 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "1-minute load average then are in the table (the machine is shared: other jobs ran "
         "alongside, so timings are upper bounds of what an idle machine does)",
         f"- Machine: {machine()}",
-        f"- Stack at this writing: {stack()}; rows finished before 2026-11-22 06:40 UTC ran an "
-        "earlier install, whose versions were not recorded",
+        f"- Stacks (the `stack` column): {legend}",
         "- Data: 730 days, daily. Ingest: `ingest_scale.py` order lines, about 1,000 lines per "
         "product, `trendcast ingest --memory-limit 8GB --threads 2` out of core. Backtest and "
         "forecast: `catalogue_to_parquet(n, periods=730, seed=0, behaviour=False)` read with "
@@ -631,8 +652,8 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "backtest forecast --engines dask`",
         "",
         "| stage | engine | products | seconds | load s | CPU s | peak GiB | time exponent | "
-        "memory exponent | load avg | finished (UTC) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "memory exponent | load avg | finished (UTC) | stack |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         *table,
         "",
         "Exponents per row: the slope of log seconds (log peak memory) from the previous size "
