@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from online_retail_models import machine
 
 from trendcast.data.calendar import TradingCalendar
 from trendcast.models import foundation, make_model
@@ -41,12 +41,6 @@ LOADERS = {
     "chronos2": foundation.load_chronos_pipeline,
     "timesfm": foundation.load_timesfm,
 }
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def synthetic_panel(n_series: int, n_days: int, seed: int = 0) -> pd.DataFrame:

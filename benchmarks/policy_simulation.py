@@ -22,8 +22,6 @@ exits cleanly without it.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from online_retail_models import machine
 
 from trendcast.data.columns import ColumnMap
 from trendcast.data.io import read_table
@@ -45,12 +44,6 @@ STORE_ITEM = SHARED / "store_item_demand" / "train.csv.gz"
 RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 HEADLINE = (0.90, 0.95)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def online_retail(products: int) -> PreparedData:
