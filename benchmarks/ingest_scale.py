@@ -12,11 +12,15 @@ Then runs ``trendcast ingest --out-of-core`` on the glob of the parts in a fresh
 process and measures its wall time and peak resident memory (``ru_maxrss`` of
 the child, which includes DuckDB's buffers), under ``--memory-limit`` and
 ``--threads``. Writes ``benchmarks/results/ingest_scale.md`` with the machine,
-the date and the load average (the machine is shared).
+the date and the load average (the machine is shared). ``--repeats N`` ingests each
+size N times, each in a fresh process: the row gives the median time, every run's
+time and the largest peak, and the step log of the median run. A growth exponent
+from two sizes three times apart moves by about 0.08 for a 10% change in one
+time, which is how much single runs vary here.
 
 Run: ``.venv/bin/python benchmarks/ingest_scale.py --lines 1000000 10000000
 [--products N ...] [--data /tmp/ingest_scale] [--memory-limit 8GB] [--threads 2] [--keep]
-[--results benchmarks/results/ingest_scale.md]``.
+[--repeats 3] [--results benchmarks/results/ingest_scale.md]``.
 Products default to a thousand lines each; ``--products`` sets them (one number for every
 size, or one per size), e.g. ``--lines 100000000 --products 1000000`` for a million products
 of a hundred lines on average. A run replaces the rows of the sizes it measures and keeps
@@ -181,6 +185,8 @@ def earlier_results(path: Path) -> tuple[dict[tuple[int, int], str], dict[tuple[
                 line += f" {date.group(1) if date else ''} | {was} |"
             if line.count("|") == 11:  # no DuckDB version of its own: not recorded
                 line += "  |"
+            if line.count("|") == 12:  # one run, before rows listed their runs
+                line += "  |"
             rows[key] = line
             continue
         heading = STEPS.match(line)
@@ -204,6 +210,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="8GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="ingests of each size; the row gives the median"
+    )
     parser.add_argument(
         "--results",
         type=Path,
@@ -233,16 +242,22 @@ def main() -> None:
             gen_seconds = float("nan")
         size = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**30
         load_start = os.getloadavg()[0]
-        seconds, peak, log = ingest(folder, args.memory_limit, args.threads)
+        runs = []
+        for k in range(args.repeats):
+            runs.append(ingest(folder, args.memory_limit, args.threads))
+            print(
+                f"{lines:,} lines, run {k + 1}: {runs[-1][0]:.1f}s, peak RSS {runs[-1][1]:.2f} GiB"
+            )
         load_end = os.getloadavg()[0]
-        print(f"{lines:,} lines: {seconds:.1f}s, peak RSS {peak:.2f} GiB")
+        seconds, _, log = sorted(runs)[(len(runs) - 1) // 2]  # the median run (lower middle)
+        peak = max(r[1] for r in runs)
         print(log)
         series = next((ln for ln in log.splitlines() if "Wrote" in ln), "")
         rows[(lines, n_products)] = (
             f"| {lines:,} | {n_products:,} | {size:.2f} GiB | {gen_seconds:.0f} | "
             f"{seconds:.1f} | {lines / seconds / 1e6:.2f} | {peak:.2f} GiB | {series} | "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {load_start:.1f} to {load_end:.1f} | "
-            f"{metadata.version('duckdb')} |"
+            f"{metadata.version('duckdb')} | {', '.join(f'{r[0]:.1f}' for r in runs)} |"
         )
         steps[(lines, n_products)] = "```\n" + log.strip() + "\n```"
         if not args.keep:
@@ -270,12 +285,16 @@ def write_results(
         "exported twice, 0.2% free lines, a postage code; Parquet (zstd) parts of 5 M lines",
         "",
         "| order lines | products | Parquet on disk | generate s | ingest s | M lines/s "
-        "| peak RSS | output | finished (UTC) | load avg | DuckDB |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
+        "| peak RSS | output | finished (UTC) | load avg | DuckDB | every run, s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
         *[rows[k] for k in sorted(rows)],
         "",
         "Peak RSS is the ingest process's peak resident memory (`ru_maxrss`), DuckDB's "
-        "buffers included; DuckDB spills beyond its memory limit to a folder beside the output.",
+        "buffers included; DuckDB spills beyond its memory limit to a folder beside the output. "
+        "With several runs of a size (`--repeats`), `ingest s` is their median (the lower "
+        "middle one of an even number), `peak RSS` the largest, the load average from the "
+        "first run's start to the last one's end, and the steps are the median run's; rows with "
+        "one run (or none) in the last column were measured once.",
         "",
     ]
     for lines, n_products in sorted(steps):

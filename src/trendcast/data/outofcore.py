@@ -486,12 +486,12 @@ def _ingest(
     ts = _date(con, src, cmap.time_col, types[cmap.time_col], steps.say)
     qty = _number(cmap.target_col, types[cmap.target_col])
     hourly = calendar.freq == "h"
-    day = f"date_trunc('hour', {ts})" if hourly else f"CAST(CAST({ts} AS DATE) AS TIMESTAMP)"
+    day = "date_trunc('hour', ts)" if hourly else "CAST(CAST(ts AS DATE) AS TIMESTAMP)"
     parsed = [
         f"CASE WHEN {missing_id} THEN NULL ELSE {uid} END AS uid",
-        *(f"{e} AS id_{k}" for k, e in enumerate(ids)),
+        # with one id column the id is uid itself: not stored twice
+        *(f"{e} AS id_{k}" for k, e in enumerate(ids) if len(ids) > 1),
         f"{ts} AS ts",
-        f"{day} AS day",
         f"{_quote(cmap.time_col)} IS NOT NULL AS has_time",
         f"{qty} AS qty",
         f"{_quote(cmap.target_col)} IS NOT NULL AS has_qty",
@@ -522,13 +522,17 @@ def _ingest(
     _parse_rules(con, cmap, config, report, src, {"ts": ts, "qty": qty})
     steps.done("parsed", "ids, dates and quantities")
     _order_rules(
-        con, config, report, has_order=bool(cmap.order_col), has_price=bool(cmap.price_col)
+        con,
+        config,
+        report,
+        has_order=bool(cmap.order_col),
+        has_price=bool(cmap.price_col),
+        day=day,
     )
-    steps.done("cleaned", f"{_one(con, 'SELECT count(*) FROM clean')[0]:,} order lines kept")
-
     days = con.execute(
         "SELECT day, bool_or(qty > 0) AS sold, count(*) AS n FROM clean GROUP BY day"
     ).df()
+    steps.done("cleaned", f"{int(days['n'].sum()):,} order lines kept")
     if days.empty or not days["sold"].any():
         raise InputError("No sales are left after cleaning; see the cleaning report for why.")
     days["day"] = pd.to_datetime(days["day"]).astype("datetime64[ns]")
@@ -717,9 +721,18 @@ def _parse_rules(
 
 
 def _order_rules(
-    con: Any, config: CleaningConfig, report: CleaningReport, *, has_order: bool, has_price: bool
+    con: Any,
+    config: CleaningConfig,
+    report: CleaningReport,
+    *,
+    has_order: bool,
+    has_price: bool,
+    day: str,
 ) -> None:
-    """Duplicates, non-products, cancellations, zero quantities and prices, as in _clean_orders."""
+    """Duplicates, non-products, cancellations, zero quantities and prices, as in _clean_orders.
+
+    ``clean``, the lines kept with their period's ``day`` (SQL over ``ts``), is a view: it is
+    read twice (days, then the aggregation), which costs less than writing every line again."""
     params = {
         "codes": sorted({c.upper() for c in config.non_product_codes}),
         "prefixes": [p.upper() for p in config.non_product_prefixes],
@@ -842,9 +855,9 @@ def _order_rules(
     keep_cancelled = "" if net else "AND NOT cancelled"
     con.execute(
         f"""
-        CREATE TABLE clean AS
+        CREATE VIEW clean AS
         SELECT * EXCLUDE (ts, has_time, has_qty, __copies, non_product, cancelled)
-            REPLACE ({signed} AS qty)
+            REPLACE ({signed} AS qty), {day} AS day
         FROM flagged WHERE NOT non_product {keep_cancelled} AND {signed} <> 0 AND NOT {price_rule}
         """
     )
@@ -1046,7 +1059,8 @@ def _static(con: Any, levels: list[tuple[str, str]], report: CleaningReport) -> 
 
 def _ids(con: Any, cmap: ColumnMap) -> pd.DataFrame:
     """unique_id and the original id columns, for output under the input's names."""
-    parts = ", ".join(f"min(id_{k}) AS {_quote(c)}" for k, c in enumerate(cmap.id_cols))
+    names = [f"id_{k}" for k in range(len(cmap.id_cols))] if len(cmap.id_cols) > 1 else ["uid"]
+    parts = ", ".join(f"min({n}) AS {_quote(c)}" for n, c in zip(names, cmap.id_cols, strict=True))
     return con.execute(
         f"SELECT uid AS unique_id, {parts} FROM lines WHERE uid IN (SELECT uid FROM starts) "
         "GROUP BY uid ORDER BY uid"
