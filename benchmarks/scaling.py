@@ -530,8 +530,10 @@ def stack_labels(rows: list[dict[str, object]]) -> tuple[dict[str, str], str]:
     for r in sorted(rows, key=lambda r: str(r["finished"])):
         if r.get("stack"):
             labels.setdefault(str(r["stack"]), chr(ord("A") + len(labels)))
-    legend = "; ".join(f"{label}: {name}" for name, label in labels.items())
-    return labels, f"{legend}; -: not recorded (an earlier install)"
+    legend = [f"{label}: {name}" for name, label in labels.items()]
+    if any(not r.get("stack") for r in rows):
+        legend.append("-: not recorded (an earlier install)")
+    return labels, "; ".join(legend)
 
 
 def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
@@ -610,8 +612,8 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "# Scaling curve: ingest, backtest and forecast by number of products",
         "",
         f"- Written: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; each row's finishing time and the "
-        "1-minute load average then are in the table (the machine is shared: other jobs ran "
-        "alongside, so timings are upper bounds of what an idle machine does)",
+        "1-minute load average then are in the table (the machine is shared: when other jobs "
+        "ran alongside, timings are upper bounds of what an idle machine does)",
         f"- Machine: {machine()}",
         f"- Stacks (the `stack` column): {legend}",
         "- Data: 730 days, daily. Ingest: `ingest_scale.py` order lines, about 1,000 lines per "
@@ -625,9 +627,8 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "products (read, prepare, run; only `product_id, date, units` read; up to 10k products "
         "that is one chunk, the whole panel). Local "
         f"engine with {args.jobs} processes; Dask: a `LocalCluster` of {args.jobs} worker "
-        "processes, started once inside the timed stage for all the chunks (the 1k and 10k "
-        "Dask rows were measured when the Dask stages read every column of the file; "
-        "their one chunk is the same). Engine `cli`: the forecast as `trendcast "
+        "processes, started once inside the timed stage for all the chunks. Engine `cli`: the "
+        "forecast as `trendcast "
         f"forecast --input sales.parquet --chunk-size {CHUNK_PRODUCTS:,} --model auto` runs it "
         "(`trendcast.streamed.forecast_file_in_chunks`: DuckDB lists the products, each chunk "
         "is read with every column that has a role (price, promotion and attributes too), "
@@ -638,18 +639,19 @@ def write_markdown(rows: list[dict[str, object]], args: argparse.Namespace) -> s
         "included (ingest rows from `ingest_scale.md`: the ingest process's `ru_maxrss`); "
         "CPU s: user + system seconds of the whole process tree, loading included (on an idle "
         "2-core machine the wall time would lie between half of it and all of it)",
-        "- Commands: `.venv/bin/python benchmarks/scaling.py --products 1000 10000 --stages "
-        "backtest forecast`, then `--products 100000 --stages backtest forecast --engines "
-        "local`; ingest: `--products 1000 --stages ingest`, and at 10k, 30k and 100k products "
-        "it is read from `benchmarks/results/ingest_scale.md` (`ingest_scale.py --lines "
-        "10000000 30000000 100000000`, same generator and command) when this script has not "
+        "- Commands: `.venv/bin/python benchmarks/scaling.py --products 1000 10000 100000 "
+        "--stages backtest forecast --engines local dask` (measured again with `--redo` on "
+        "2026-11-22 from 10:32 UTC, the machine otherwise idle); ingest: `--products 1000 "
+        "--stages ingest`, and at 10k, 30k, 100k and 300k "
+        "products it is read from `benchmarks/results/ingest_scale.md` (`ingest_scale.py "
+        "--lines 10000000 30000000 100000000 --repeats 3`, the median of three runs, and "
+        "`--lines 300000000`, one run; same generator and command) when this script has not "
         "measured it; the 1M ingest row: `ingest_scale.py --lines 100000000 --products 1000000` "
         "(100 lines a product on average, the 100k row's 100M lines); the `cli` rows: "
         "`--products 1000 10000 100000 1000000 --stages forecast --engines cli` (`--resume` "
         "continues an interrupted 1M sitting), measured again with `--redo` on 2026-11-22 from "
         "07:20 UTC with the code of commit fc9f02a (each chunk reads only its range of "
-        "products), the machine otherwise idle; Dask at 100k: `--products 100000 --stages "
-        "backtest forecast --engines dask`",
+        "products), the machine otherwise idle",
         "",
         "| stage | engine | products | seconds | load s | CPU s | peak GiB | time exponent | "
         "memory exponent | load avg | finished (UTC) | stack |",
