@@ -524,13 +524,23 @@ def fmt(x: float, digits: int = 2) -> str:
 
 
 def stack_labels(rows: list[dict[str, object]]) -> tuple[dict[str, str], str]:
-    """A short label (A, B, ...) for each library stack the rows ran, in the order they were
-    first finished, and the legend that spells them out."""
+    """A short label (A, B, ...) for each library stack the rows ran, and the legend that
+    spells them out. A stack that names fewer libraries, all at the versions of a fuller one
+    (``ingest_scale.md`` records only DuckDB's), gets the fuller one's label: it is no
+    evidence of another install."""
+    stacks = {str(r["stack"]) for r in rows if r.get("stack")}
+    parts = {s: set(s.split(", ")) for s in stacks}
     labels: dict[str, str] = {}
-    for r in sorted(rows, key=lambda r: str(r["finished"])):
-        if r.get("stack"):
-            labels.setdefault(str(r["stack"]), chr(ord("A") + len(labels)))
-    legend = [f"{label}: {name}" for name, label in labels.items()]
+    full: dict[str, str] = {}  # label -> the fullest stack under it
+    for name in sorted(stacks, key=lambda s: (-len(parts[s]), s)):
+        label = next((k for k, f in full.items() if parts[name] <= parts[f]), None)
+        if label is None:
+            label = chr(ord("A") + len(full))
+            full[label] = name
+        labels[name] = label
+    legend = [f"{label}: {name}" for label, name in full.items()]
+    if any(full[labels[s]] != s for s in stacks):
+        legend.append("rows that record fewer libraries carry the label they agree with")
     if any(not r.get("stack") for r in rows):
         legend.append("-: not recorded (an earlier install)")
     return labels, "; ".join(legend)
