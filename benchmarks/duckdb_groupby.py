@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 from online_retail_models import machine
 
 from trendcast.data.outofcore import duckdb_memory_limit
@@ -42,17 +43,17 @@ QUERY = (
 )
 
 
-def timed(con: object, sql: str) -> float:
+def timed(con: duckdb.DuckDBPyConnection, sql: str) -> float:
     started = time.perf_counter()
-    con.execute(sql).fetchall()  # type: ignore[attr-defined]
+    con.execute(sql).fetchall()
     return time.perf_counter() - started
 
 
-def whole(con: object, rows: int) -> float:
+def whole(con: duckdb.DuckDBPyConnection, rows: int) -> float:
     return timed(con, QUERY.format(groups=rows // 3, start=0, stop=rows))
 
 
-def in_parts(con: object, rows: int, part: int) -> float:
+def in_parts(con: duckdb.DuckDBPyConnection, rows: int, part: int) -> float:
     return sum(
         timed(con, QUERY.format(groups=part // 3, start=a, stop=min(a + part, rows)))
         for a in range(0, rows, part)
@@ -60,8 +61,6 @@ def in_parts(con: object, rows: int, part: int) -> float:
 
 
 def main() -> None:
-    import duckdb
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--rows", type=int, nargs="+", default=[10_000_000, 30_000_000, 100_000_000, 300_000_000]
