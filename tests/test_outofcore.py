@@ -13,7 +13,7 @@ from trendcast.cli.main import app
 from trendcast.config import CleaningConfig
 from trendcast.data.columns import ColumnMap
 from trendcast.data.io import read_table
-from trendcast.data.outofcore import ingest_out_of_core, resolve_files
+from trendcast.data.outofcore import PART_LINES, ingest_out_of_core, resolve_files
 from trendcast.data.prepare import prepare_sales
 from trendcast.datasets import demo_orders_path
 from trendcast.exceptions import ConfigError, InputError
@@ -70,11 +70,18 @@ def ingest_both(
     memory_source: str | Path,
     tmp_path: Path,
     columns: ColumnMap | None = None,
+    part_lines: int = PART_LINES,
     **options: object,
 ) -> tuple[pd.DataFrame, pd.DataFrame, object, object]:
     """The out-of-core panel and the in-memory panel of the same input, and both results."""
     expected = prepare_sales(read_table(memory_source), columns, mode="orders", **options)  # type: ignore[arg-type]
-    result = ingest_out_of_core(source, tmp_path / "panel.parquet", columns, **options)  # type: ignore[arg-type]
+    result = ingest_out_of_core(
+        source,
+        tmp_path / "panel.parquet",
+        columns,
+        part_lines=part_lines,
+        **options,  # type: ignore[arg-type]
+    )
     got = pd.read_parquet(result.panel_path)
     got["ds"] = got["ds"].astype("datetime64[ns]")
     return got, expected.panel, result, expected
@@ -86,11 +93,14 @@ def assert_same_report(result: object, expected: object) -> None:
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
 
 
+@pytest.mark.parametrize("part_lines", [PART_LINES, 4_000], ids=["one-part", "parts"])
 def test_out_of_core_ingest_of_the_demo_equals_the_in_memory_panel_and_report(
-    tmp_path: Path,
+    tmp_path: Path, part_lines: int
 ) -> None:
     expected = load_sales()
-    result = ingest_out_of_core(None, tmp_path / "panel.parquet", threads=2, memory_limit="1GB")
+    result = ingest_out_of_core(
+        None, tmp_path / "panel.parquet", threads=2, memory_limit="1GB", part_lines=part_lines
+    )
     got = pd.read_parquet(result.panel_path)
     got["ds"] = got["ds"].astype("datetime64[ns]")
 
@@ -113,10 +123,13 @@ def test_out_of_core_ingest_of_the_demo_equals_the_in_memory_panel_and_report(
     ],
     ids=["default", "net-returns", "flag-spikes-all-days", "no-outliers", "weekly", "monthly-net"],
 )
+@pytest.mark.parametrize("part_lines", [PART_LINES, 40], ids=["one-part", "parts"])
 def test_out_of_core_ingest_of_a_messy_file_equals_the_in_memory_ingest(
-    messy_csv: Path, tmp_path: Path, options: dict[str, object]
+    messy_csv: Path, tmp_path: Path, options: dict[str, object], part_lines: int
 ) -> None:
-    got, want, result, expected = ingest_both(messy_csv, messy_csv, tmp_path, **options)
+    got, want, result, expected = ingest_both(
+        messy_csv, messy_csv, tmp_path, part_lines=part_lines, **options
+    )
 
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
     assert_same_report(result, expected)
@@ -149,7 +162,7 @@ def test_out_of_core_ingest_combines_several_id_columns_like_the_in_memory_inges
     messy_csv: Path, tmp_path: Path
 ) -> None:
     columns = ColumnMap(id_cols=("Store", "StockCode"))
-    got, want, result, expected = ingest_both(messy_csv, messy_csv, tmp_path, columns)
+    got, want, result, expected = ingest_both(messy_csv, messy_csv, tmp_path, columns, 30)
 
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
     assert "S2/D4" in set(got["unique_id"])
@@ -169,10 +182,41 @@ def test_a_glob_of_typed_parquet_parts_gives_the_in_memory_panel(tmp_path: Path)
     typed.iloc[:half].to_parquet(folder / "part-0.parquet", index=False)
     typed.iloc[half:].to_parquet(folder / "part-1.parquet", index=False)
 
-    got, want, result, expected = ingest_both(str(folder / "*.parquet"), folder, tmp_path)
+    got, want, result, expected = ingest_both(
+        str(folder / "*.parquet"), folder, tmp_path, part_lines=5_000
+    )
 
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
     assert_same_report(result, expected)
+
+
+def test_parts_give_the_one_part_panel_report_examples_ids_and_attributes(
+    messy_csv: Path, tmp_path: Path
+) -> None:
+    columns = ColumnMap(id_cols=("StockCode",), attributes={"store": "Store"})
+    whole = ingest_out_of_core(messy_csv, tmp_path / "whole.parquet", columns)
+    logged: list[str] = []
+    parts = ingest_out_of_core(
+        messy_csv, tmp_path / "parts.parquet", columns, part_lines=25, progress=logged.append
+    )
+
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(parts.panel_path), pd.read_parquet(whole.panel_path)
+    )
+    pd.testing.assert_frame_equal(parts.report.to_frame(), whole.report.to_frame())
+    assert parts.report.facts == whole.report.facts
+    pd.testing.assert_frame_equal(parts.report.series_notes, whole.report.series_notes)
+    pd.testing.assert_frame_equal(parts.static_df, whole.static_df)
+    pd.testing.assert_frame_equal(parts.ids, whole.ids)
+    assert (parts.n_series, parts.n_rows, parts.calendar) == (
+        whole.n_series,
+        whole.n_rows,
+        whole.calendar,
+    )
+    n_parts = sum(line.startswith("part ") and " written: " in line for line in logged)
+    assert n_parts >= 4, logged
+    assert any(line.startswith("partitioned: by product into") for line in logged)
+    assert set(parts.timings) >= {"census", "partitioned", "read and de-duplicated", "written"}
 
 
 def test_a_duckdb_table_is_ingested_out_of_core_like_in_memory(tmp_path: Path) -> None:
@@ -237,6 +281,11 @@ def test_too_many_unreadable_dates_are_refused_with_examples(tmp_path: Path) -> 
     path.write_text("order,sku,qty,date\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError, match=r"'date' \(dates\) has 20 value\(s\).*someday"):
         ingest_out_of_core(path, tmp_path / "panel.parquet")
+    # in parts, a share too high for the whole input already stops the run at the first part
+    more = [f"o{i},b,1,{'someday' if i < 30 else '2024-01-01'}" for i in range(40, 100)]
+    path.write_text("order,sku,qty,date\n" + "\n".join(rows + more) + "\n")
+    with pytest.raises(InputError, match=r"has at least 20 value\(s\).*someday"):
+        ingest_out_of_core(path, tmp_path / "panel.parquet", part_lines=40)
 
 
 def test_a_bad_memory_limit_and_a_csv_output_are_refused(messy_csv: Path, tmp_path: Path) -> None:
