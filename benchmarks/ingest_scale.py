@@ -279,7 +279,9 @@ def write_results(
         f"- Machine: {machine()}; at this writing {stack()} (each row names the DuckDB it ran)",
         f"- Command: `trendcast ingest --input 'orders_N/*.parquet' --memory-limit "
         f"{args.memory_limit} --threads {args.threads}` (out of core because the input is a "
-        "glob), in a fresh process",
+        "glob), in a fresh process; an input of 15 M lines or more is split by product into "
+        "parts of about 10 M lines (`PART_LINES` in `trendcast.data.outofcore`), one log line "
+        "per part and phase",
         "- Data: `benchmarks/ingest_scale.py` order lines over 730 days, about 1,000 lines per "
         "product unless the row says otherwise (Zipf-like popularity), 1% cancellations, 0.5% "
         "exported twice, 0.2% free lines, a postage code; Parquet (zstd) parts of 5 M lines",

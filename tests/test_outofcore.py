@@ -285,7 +285,7 @@ def test_too_many_unreadable_dates_are_refused_with_examples(tmp_path: Path) -> 
     more = [f"o{i},b,1,{'someday' if i < 30 else '2024-01-01'}" for i in range(40, 100)]
     path.write_text("order,sku,qty,date\n" + "\n".join(rows + more) + "\n")
     with pytest.raises(InputError, match=r"has at least 20 value\(s\).*someday"):
-        ingest_out_of_core(path, tmp_path / "panel.parquet", part_lines=40)
+        ingest_out_of_core(path, tmp_path / "panel.parquet", part_lines=30)
 
 
 def test_a_bad_memory_limit_and_a_csv_output_are_refused(messy_csv: Path, tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ writes the panel as Parquet. DuckDB works under a memory limit and spills to a
 temporary folder, so the input may be many times larger than memory; only
 per-day and per-product summaries ever reach pandas.
 
-An input of more than :data:`PART_LINES` order lines is first split by product, in
-the order of the ids, into parts of about that many lines (one pass writes them as
-Parquet to the temporary folder). Each part is de-duplicated, cleaned, aggregated,
-filled and written on its own, one after the other, so time grows linearly with
-the input and memory does not grow with it; only the day census (the trading
+An input of one and a half times :data:`PART_LINES` order lines or more is first
+split by product, in the order of the ids, into parts of about that many lines (one
+pass writes them as Parquet to the temporary folder). Each part is de-duplicated, cleaned, aggregated,
+filled and written on its own, one after the other, so no step's hash table or
+sort grows with the input and time grows about linearly with it (DuckDB's buffer
+cache still fills up to its memory limit); only the day census (the trading
 calendar), the report's tallies and per-product summaries span the parts, and the
 parts' panels follow each other in id order into one Parquet file.
 
@@ -437,9 +438,10 @@ def ingest_out_of_core(
         for what DuckDB does not count; beyond its share DuckDB spills to
         ``temp_directory`` (default: a folder beside ``output``, removed afterwards).
     part_lines
-        About how many order lines make one part (:data:`PART_LINES`). A larger input
-        is first split by product into parts of about this size, written to the
-        temporary folder, and each part is cleaned and aggregated on its own.
+        About how many order lines make one part (:data:`PART_LINES`). An input of
+        one and a half times this or more is first split by product into parts of
+        about this size, written to the temporary folder, and each part is cleaned and
+        aggregated on its own.
     progress
         Called with one line per step.
     """
@@ -635,20 +637,24 @@ class _Ingest:
             f"GROUP BY {raw}"
         )
         con.execute(
+            f"CREATE TABLE counted AS SELECT {uid} AS __uid, sum(__n) AS __n FROM raw_ids "
+            "GROUP BY __uid"
+        )
+        total = int(_one(con, "SELECT coalesce(sum(__n), 0) FROM counted")[0])
+        if not total:
+            raise InputError("The input has no rows.")
+        # as many parts as part_lines fits best, cut at equal shares of the lines (no small
+        # last part); a product is never cut
+        n_parts = max(1, round(total / self.part_lines))
+        con.execute(
             f"""
             CREATE TABLE census AS
-            WITH counted AS (
-                SELECT {uid} AS __uid, sum(__n) AS __n FROM raw_ids GROUP BY __uid
-            )
             SELECT __uid, __n, CAST((sum(__n) OVER (ORDER BY __uid NULLS FIRST ROWS BETWEEN
-                UNBOUNDED PRECEDING AND CURRENT ROW) - __n) // {int(self.part_lines)} AS INTEGER)
+                UNBOUNDED PRECEDING AND CURRENT ROW) - __n) * {n_parts} // {total} AS INTEGER)
                 AS __part
             FROM counted
             """
         )
-        total = _one(con, "SELECT coalesce(sum(__n), 0) FROM census")[0]
-        if not total:
-            raise InputError("The input has no rows.")
         # product codes are few: flag them once, not on every order line; from here on products
         # are keyed by pid, an integer in the order of their ids, which hashes, joins and sorts
         # faster than the text (sorting by pid is sorting by id)
