@@ -232,7 +232,13 @@ def main() -> None:
     for lines, n_products in zip(args.lines, products, strict=True):
         folder = folder_for(args.data, lines, n_products)
         if not any(folder.glob("*.parquet")):
-            parts, gen_seconds = generate(folder, lines, products=n_products)
+            # written aside and renamed when whole: an interrupted run leaves no half folder
+            # that the next one would take for the data
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            parts, gen_seconds = generate(partial, lines, products=n_products)
+            shutil.rmtree(folder, ignore_errors=True)
+            partial.rename(folder)
             print(
                 f"generated {lines:,} lines of {n_products:,} products in {parts} part(s) "
                 f"in {gen_seconds:.0f}s",

@@ -893,65 +893,54 @@ class _Ingest:
             _examples(con, f"{live} AND {signed} <> 0 AND {price_rule}", shown) if bad else None,
         )
 
+    def add(
+        self, report: CleaningReport, rule: str, action: str, reason: str, examples: int = 3
+    ) -> None:
+        """A rule's tally, summed over the parts, into the report."""
+        tally = self.tally(rule)
+        report.add(
+            rule,
+            action,
+            int(tally.rows),
+            reason,
+            units=float(tally.units),
+            examples=tally.first(examples),
+        )
+
     def add_order_rules(self, report: CleaningReport, *, has_price: bool) -> None:
         """The order rules' tallies into the report, in the in-memory ingest's order."""
-        dup = self.tally("exact duplicates")
-        report.add(
-            "exact duplicates",
-            "dropped",
-            int(dup.rows),
-            "identical order lines exported twice",
-            units=float(dup.units),
-            examples=dup.first(3),
-        )
-        codes = self.tally("non-product codes")
-        report.add(
+        self.add(report, "exact duplicates", "dropped", "identical order lines exported twice")
+        self.add(
+            report,
             "non-product codes",
             "dropped",
-            int(codes.rows),
             "postage, fees, manual adjustments and similar codes are not demand "
             "(list: cleaning.non_product_codes)",
-            units=float(codes.units),
-            examples=codes.first(5),
+            examples=5,
         )
-        cancelled = self.tally("cancellations and returns")
         if self.net:
-            action, reason = (
+            self.add(
+                report,
+                "cancellations and returns",
                 "netted",
                 "returns are subtracted from demand in the period they happen; periods are "
                 "floored at zero (cleaning.returns = 'net')",
             )
         else:
-            action, reason = (
+            self.add(
+                report,
+                "cancellations and returns",
                 "dropped",
                 "cancelled order lines and returns (negative quantities) are not new demand "
                 "(cleaning.returns = 'drop')",
             )
-        report.add(
-            "cancellations and returns",
-            action,
-            int(cancelled.rows),
-            reason,
-            units=float(cancelled.units),
-            examples=cancelled.first(3),
-        )
-        zero = self.tally("zero quantity")
-        report.add(
-            "zero quantity",
-            "dropped",
-            int(zero.rows),
-            "a line with no units sold",
-            examples=zero.first(3),
-        )
+        self.add(report, "zero quantity", "dropped", "a line with no units sold")
         if has_price:
-            bad = self.tally("zero or negative price")
-            report.add(
+            self.add(
+                report,
                 "zero or negative price",
                 "dropped",
-                int(bad.rows),
                 "free or negative-priced lines are samples, write-offs or adjustments, not sales",
-                units=float(bad.units),
-                examples=bad.first(3),
             )
 
     def trading_calendar(
@@ -1094,23 +1083,23 @@ class _Ingest:
             raise InputError("No panel rows are left after cleaning; see the cleaning report.")
         steps.tell("aggregated", f"{aggregated:,} product-periods")
         if partial is not None:
-            report.add(
+            self.add(
+                report,
                 "partial last period",
                 "dropped",
-                int(self.tally("partial last period").rows),
                 f"the data ends on {days['day'].max():%Y-%m-%d}, inside the period labelled "
                 f"{partial:%Y-%m-%d}; a partial period would look like a drop in demand",
             )
-        report.add(
+        self.add(
+            report,
             "periods before the first sale",
             "dropped",
-            int(self.tally("periods before the first sale").rows),
             "a series starts at its first sale (products that never sold keep all their rows)",
         )
-        report.add(
+        self.add(
+            report,
             "missing periods",
             "filled",
-            int(self.tally("missing periods").rows),
             "periods with no sales inside a series' life are explicit zero demand",
         )
         steps.tell("filled", f"{n_rows:,} panel rows")
@@ -1226,26 +1215,20 @@ class _Ingest:
             report.add(
                 "demand spikes", "info", 0, "outlier treatment is off (cleaning.outliers = 'none')"
             )
-            return
-        spikes = self.tally("demand spikes")
-        if config.outliers == "cap":
-            report.add(
+        elif config.outliers == "cap":
+            self.add(
+                report,
                 "demand spikes",
                 "capped",
-                int(spikes.rows),
                 f"a period's demand above exp(median + {config.outlier_threshold:g}·MAD) of the "
                 "product's log selling-period demand is capped at that bound",
-                units=float(spikes.units),
-                examples=spikes.first(3),
             )
         else:
-            report.add(
+            self.add(
+                report,
                 "demand spikes",
                 "flagged",
-                int(spikes.rows),
                 "spikes are marked in the `outlier` column and left as they are",
-                units=float(spikes.units),
-                examples=spikes.first(3),
             )
 
 
