@@ -230,15 +230,26 @@ def test_a_local_dask_cluster_starts_beside_another_one_without_a_port_clash() -
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_SPARK, reason="pyspark or Java is not installed")
 def test_spark_local_mode_runs_the_statistical_models_like_the_local_engine(
-    data: tc.PreparedData,
+    data: tc.PreparedData, tmp_path: Path
 ) -> None:
+    from trendcast.chunked import forecast_in_chunks
+
     local_fc, _ = fit_forecast(data, horizon=HORIZON, model="auto_theta")
     local_bt = backtest(data, horizon=HORIZON, windows=2, models=["naive"])
+    local_chunks = forecast_in_chunks(
+        data, tmp_path / "local.csv", chunk_size=3, horizon=HORIZON, model="tsb"
+    )
     with Engine("spark", workers=2) as spark:
         spark_fc, _ = fit_forecast(data, horizon=HORIZON, model="auto_theta", engine=spark)
         spark_bt = backtest(data, horizon=HORIZON, windows=2, models=["naive"], engine=spark)
+        # in chunks (--chunk-size): the driver cuts the chunks, Spark forecasts each one
+        spark_chunks = forecast_in_chunks(
+            data, tmp_path / "spark.csv", chunk_size=3, horizon=HORIZON, model="tsb", engine=spark
+        )
     _assert_same_forecast(local_fc, spark_fc, **SAME)
     _assert_same_forecast(local_bt.backtest, spark_bt.backtest, **SAME)
+    _assert_same_forecast(local_chunks, spark_chunks, **SAME)
+    assert local_chunks["unique_id"].nunique() > 3  # more than one chunk
 
 
 @pytest.mark.slow
@@ -248,10 +259,23 @@ def test_spark_local_mode_runs_the_statistical_models_like_the_local_engine(
     reason="starting Ray and its first Fugue jobs takes about a minute on 2 cores; "
     "set TRENDCAST_TEST_RAY=1 to run it",
 )
-def test_ray_runs_the_statistical_models_like_the_local_engine(data: tc.PreparedData) -> None:
+def test_ray_runs_the_statistical_models_like_the_local_engine(
+    data: tc.PreparedData, tmp_path: Path
+) -> None:
+    from trendcast.chunked import forecast_in_chunks
+
     local, _ = fit_forecast(data, horizon=HORIZON, model="croston")
-    on_ray, _ = fit_forecast(data, horizon=HORIZON, model="croston", engine="ray", n_jobs=2)
+    local_chunks = forecast_in_chunks(
+        data, tmp_path / "local.csv", chunk_size=3, horizon=HORIZON, model="tsb"
+    )
+    with Engine("ray", workers=2) as ray:
+        on_ray, _ = fit_forecast(data, horizon=HORIZON, model="croston", engine=ray)
+        # in chunks (--chunk-size): the driver cuts the chunks, Ray forecasts each one
+        ray_chunks = forecast_in_chunks(
+            data, tmp_path / "ray.csv", chunk_size=3, horizon=HORIZON, model="tsb", engine=ray
+        )
     _assert_same_forecast(local, on_ray, **SAME)
+    _assert_same_forecast(local_chunks, ray_chunks, **SAME)
 
 
 # -- refusals -----------------------------------------------------------------------------------
