@@ -365,3 +365,12 @@ def test_ingest_cli_refuses_out_of_core_with_a_sales_table(messy_csv: Path, tmp_
     )
     assert result.exit_code == 2
     assert "reads order lines" in result.output
+
+
+def test_a_weekly_ingest_whose_data_ends_inside_its_only_week_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    rows = [f"o{i},a,2,2024-01-0{1 + i % 3} 10:00" for i in range(12)]  # Mon to Wed, one week
+    path.write_text("order,sku,qty,date\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=r"inside its only period.*--freq D"):
+        ingest_out_of_core(path, tmp_path / "panel.parquet", freq="W")
+    assert not (tmp_path / "panel.parquet").exists()
